@@ -1,0 +1,29 @@
+//! `blepake`: the command-line face of the project.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod sniff_cmd;
+
+#[derive(Parser)]
+#[command(name = "blepake", version, about = "Secure a BLE link with a static setup code, and diagnose BLE pairing")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Explain a BLE capture: connections, pairing, link-layer faults, recovered keys
+    Sniff(sniff_cmd::SniffArgs),
+    /// Recover passkeys, TKs and LTKs from a BLE capture
+    Crack(sniff_cmd::CrackArgs),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Sniff(args) => sniff_cmd::sniff(args),
+        Command::Crack(args) => sniff_cmd::crack(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! A deterministic simulated BLE link.

@@ -1,0 +1,1 @@
+//! BLE capture analysis.
