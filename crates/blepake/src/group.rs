@@ -1,0 +1,145 @@
+//! P-256 points and scalars as the protocol encodes them.
+
+use p256::elliptic_curve::PrimeField;
+use p256::elliptic_curve::group::Group;
+use p256::elliptic_curve::ops::Reduce;
+use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
+use p256::{AffinePoint, EncodedPoint, FieldBytes, ProjectivePoint, Scalar, U256};
+use zeroize::Zeroize;
+
+use crate::wire::POINT_LEN;
+
+/// An uncompressed SEC1 point, the encoding SPAKE2+ hashes.
+pub(crate) const UNCOMPRESSED_LEN: usize = 65;
+/// A big-endian scalar.
+pub(crate) const SCALAR_LEN: usize = 32;
+
+/// A received point that is not on the curve (or is the identity).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidPoint;
+
+/// Decodes a compressed point. Decompression finds `y` from `x` only for a
+/// point on the curve, so every point that decodes is valid; the identity
+/// has no compressed encoding and never decodes.
+pub(crate) fn decode_compressed(bytes: &[u8; POINT_LEN]) -> Result<AffinePoint, InvalidPoint> {
+    if !matches!(bytes[0], 0x02 | 0x03) {
+        return Err(InvalidPoint);
+    }
+    let encoded = EncodedPoint::from_bytes(bytes).map_err(|_| InvalidPoint)?;
+    Option::from(AffinePoint::from_encoded_point(&encoded)).ok_or(InvalidPoint)
+}
+
+/// Decodes an uncompressed point, checking the curve equation.
+pub(crate) fn decode_uncompressed(
+    bytes: &[u8; UNCOMPRESSED_LEN],
+) -> Result<AffinePoint, InvalidPoint> {
+    if bytes[0] != 0x04 {
+        return Err(InvalidPoint);
+    }
+    let encoded = EncodedPoint::from_bytes(bytes).map_err(|_| InvalidPoint)?;
+    Option::from(AffinePoint::from_encoded_point(&encoded)).ok_or(InvalidPoint)
+}
+
+/// The compressed encoding; `point` must not be the identity.
+pub(crate) fn encode_compressed(point: &AffinePoint) -> [u8; POINT_LEN] {
+    let mut out = [0; POINT_LEN];
+    out.copy_from_slice(point.to_encoded_point(true).as_bytes());
+    out
+}
+
+/// The uncompressed encoding; `point` must not be the identity.
+pub(crate) fn encode_uncompressed(point: &AffinePoint) -> [u8; UNCOMPRESSED_LEN] {
+    let mut out = [0; UNCOMPRESSED_LEN];
+    out.copy_from_slice(point.to_encoded_point(false).as_bytes());
+    out
+}
+
+/// The affine form of a point that must not be the identity.
+pub(crate) fn non_identity(point: ProjectivePoint) -> Result<AffinePoint, InvalidPoint> {
+    if bool::from(point.is_identity()) {
+        Err(InvalidPoint)
+    } else {
+        Ok(point.to_affine())
+    }
+}
+
+/// A canonical big-endian scalar (below the group order).
+pub(crate) fn decode_scalar(bytes: &[u8; SCALAR_LEN]) -> Option<Scalar> {
+    Option::from(Scalar::from_repr(FieldBytes::clone_from_slice(bytes)))
+}
+
+pub(crate) fn encode_scalar(scalar: &Scalar) -> [u8; SCALAR_LEN] {
+    scalar.to_repr().into()
+}
+
+/// `wide mod n` for a 40-byte big-endian value, as RFC 9383 §3.2 reduces
+/// each half of the PBKDF output (64 extra bits make the bias negligible).
+pub(crate) fn reduce_wide(wide: &[u8; 40]) -> Scalar {
+    let (high, low) = wide.split_at(8);
+    let mut high_bytes = [0; 8];
+    high_bytes.copy_from_slice(high);
+    let mut low_bytes = FieldBytes::clone_from_slice(low);
+    let low = <Scalar as Reduce<U256>>::reduce_bytes(&low_bytes);
+    low_bytes.zeroize();
+    let mut high = Scalar::from(u64::from_be_bytes(high_bytes));
+    high_bytes.zeroize();
+    // 2^256 mod n, as (2^128)^2.
+    let mut two_128 = FieldBytes::default();
+    two_128[15] = 1;
+    let two_128 = Scalar::from_repr(two_128).unwrap();
+    let reduced = high * two_128 * two_128 + low;
+    high.zeroize();
+    reduced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_reduction_matches_the_definition() {
+        // n = FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551.
+        // 2^256 = n + (2^256 - n), so a 40-byte value of 1 followed by 32
+        // zero bytes reduces to 2^256 - n, whose hex is the two's complement.
+        let mut wide = [0; 40];
+        wide[7] = 1;
+        let expected: [u8; 32] = [
+            0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x43, 0x19, 0x05, 0x52, 0x58, 0xe8, 0x61, 0x7b, 0x0c, 0x46, 0x35, 0x3d,
+            0x03, 0x9c, 0xda, 0xaf,
+        ];
+        assert_eq!(encode_scalar(&reduce_wide(&wide)), expected);
+        // A value below n reduces to itself.
+        let mut small = [0; 40];
+        small[39] = 42;
+        assert_eq!(reduce_wide(&small), Scalar::from(42u64));
+    }
+
+    #[test]
+    fn compressed_points_round_trip_and_reject_junk() {
+        let point = (ProjectivePoint::GENERATOR * Scalar::from(7u64)).to_affine();
+        let bytes = encode_compressed(&point);
+        assert_eq!(decode_compressed(&bytes), Ok(point));
+        let mut junk = bytes;
+        junk[0] = 0x04;
+        assert_eq!(decode_compressed(&junk), Err(InvalidPoint));
+        // x = 1 is not on P-256: 1 - 3 + b is not a square mod p.
+        let mut off_curve = [0; POINT_LEN];
+        off_curve[0] = 0x02;
+        off_curve[32] = 1;
+        assert_eq!(decode_compressed(&off_curve), Err(InvalidPoint));
+        // Nor x >= p.
+        let mut too_big = [0xff; POINT_LEN];
+        too_big[0] = 0x03;
+        assert_eq!(decode_compressed(&too_big), Err(InvalidPoint));
+    }
+
+    #[test]
+    fn uncompressed_points_must_satisfy_the_curve_equation() {
+        let point = (ProjectivePoint::GENERATOR * Scalar::from(9u64)).to_affine();
+        let mut bytes = encode_uncompressed(&point);
+        assert_eq!(decode_uncompressed(&bytes), Ok(point));
+        bytes[64] ^= 1;
+        assert_eq!(decode_uncompressed(&bytes), Err(InvalidPoint));
+    }
+}
