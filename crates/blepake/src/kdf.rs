@@ -170,6 +170,88 @@ mod derive {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "kdf")]
+    mod derivation {
+        use super::*;
+        use crate::code::SetupCode;
+        use crate::id::DeviceId;
+        use crate::spake2plus::ProverSecrets;
+        use argon2::{Algorithm, Argon2, Params, Version};
+
+        fn cheap(salt: u8) -> KdfParams {
+            KdfParams {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+                ..KdfParams::recommended([salt; 16])
+            }
+        }
+
+        fn l_of(secrets: &ProverSecrets) -> [u8; 33] {
+            crate::group::encode_compressed(&secrets.verifier().l)
+        }
+
+        #[test]
+        fn follows_the_documented_input_layout() {
+            // The layout of PROTOCOL.md, built here byte by byte.
+            let code = SetupCode::new(31_415_926).unwrap();
+            let device_id = DeviceId([0xd1, 0xce, 1, 2, 3, 4, 5, 6]);
+            let params = cheap(7);
+            let mut input = std::vec::Vec::new();
+            input.extend_from_slice(&8u64.to_le_bytes());
+            input.extend_from_slice(b"31415926");
+            input.extend_from_slice(&0u64.to_le_bytes());
+            input.extend_from_slice(&8u64.to_le_bytes());
+            input.extend_from_slice(&device_id.0);
+            let mut output = [0u8; 80];
+            Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(64, 1, 1, Some(80)).unwrap(),
+            )
+            .hash_password_into(&input, &[7; 16], &mut output)
+            .unwrap();
+            let expected = ProverSecrets::from_pbkdf_output(&output).unwrap();
+            assert_eq!(
+                l_of(&params.derive(&code, &device_id).unwrap()),
+                l_of(&expected)
+            );
+        }
+
+        #[test]
+        fn every_input_changes_the_secrets() {
+            let code = SetupCode::new(31_415_926).unwrap();
+            let other_code = SetupCode::new(31_415_927).unwrap();
+            let device = DeviceId([1; 8]);
+            let base = l_of(&cheap(1).derive(&code, &device).unwrap());
+            assert_eq!(base, l_of(&cheap(1).derive(&code, &device).unwrap()));
+            assert_ne!(base, l_of(&cheap(1).derive(&other_code, &device).unwrap()));
+            assert_ne!(
+                base,
+                l_of(&cheap(1).derive(&code, &DeviceId([2; 8])).unwrap())
+            );
+            assert_ne!(base, l_of(&cheap(2).derive(&code, &device).unwrap()));
+            let more_passes = KdfParams {
+                iterations: 2,
+                ..cheap(1)
+            };
+            assert_ne!(base, l_of(&more_passes.derive(&code, &device).unwrap()));
+        }
+
+        #[test]
+        fn refuses_out_of_range_parameters_before_working() {
+            let code = SetupCode::new(31_415_926).unwrap();
+            let huge = KdfParams {
+                memory_kib: u32::MAX,
+                ..cheap(1)
+            };
+            assert_eq!(
+                huge.derive(&code, &DeviceId([1; 8])).unwrap_err(),
+                KdfError::OutOfRange
+            );
+        }
+    }
+
     #[test]
     fn params_round_trip() {
         let params = KdfParams::recommended([0xab; 16]);

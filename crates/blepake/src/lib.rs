@@ -68,3 +68,15 @@ pub use wire::{Alert, MAX_MESSAGE_LEN};
 
 /// The RNG trait the core takes (rand_core 0.6).
 pub use rand_core::CryptoRngCore;
+
+/// The GATT service of `PROTOCOL.md` §2, as 128-bit UUIDs.
+pub mod gatt {
+    /// The blepake primary service.
+    pub const SERVICE: u128 = 0x1c1e76e5_92cf_4ae5_aa94_909915550869;
+    /// Inbound: the host-to-device stream (Write, Write Without Response).
+    pub const INBOUND: u128 = 0x427dd4f3_f491_4620_9a06_0e4c4ccaf1c0;
+    /// Outbound: the device-to-host stream (Notify).
+    pub const OUTBOUND: u128 = 0xc269ceba_ed49_40a0_8e22_2b1cdfe8736f;
+    /// Setup Info (Read): the device's [`SetupInfo`](crate::SetupInfo).
+    pub const SETUP_INFO: u128 = 0x52a8b660_888b_47d4_a956_04bb07f2ab3d;
+}
