@@ -5,8 +5,8 @@
 mod common;
 
 use blepake_sim::{
-    DisconnectReason, FaultPlan, Link, LinkConfig, LinkEvent, LinkFault, Message, Op, Phy, Role,
-    Trigger,
+    Attack, DisconnectReason, END_OF_TIME_US, FaultPlan, Link, LinkConfig, LinkEvent, LinkFault,
+    Message, Op, Phy, Role, Trigger,
 };
 use common::{deliveries, event_of, link, run_events};
 
@@ -275,8 +275,22 @@ fn run_until_counts_idle_events_as_if_each_had_run() {
             peripheral_latency: latency,
             ..LinkConfig::default()
         };
-        let mut stepped = link(config.clone());
-        let mut skipped = link(config);
+        let plan = FaultPlan::new()
+            .with(
+                Trigger::At { us: 10_000_000 },
+                Attack::Garbage {
+                    to: Role::Central,
+                    len: 5,
+                },
+            )
+            .with(
+                Trigger::At { us: 20_000_000 },
+                LinkFault::Stall {
+                    duration_us: 1_000_000,
+                },
+            );
+        let mut stepped = Link::new(config.clone(), plan.clone(), 1).unwrap();
+        let mut skipped = Link::new(config, plan, 1).unwrap();
         for link in [&mut stepped, &mut skipped] {
             link.send(Role::Central, Message::write_request(&[1; 50]))
                 .unwrap();
@@ -313,4 +327,8 @@ fn an_idle_link_costs_two_empty_pdus_per_event() {
         (101, 101, 101)
     );
     assert_eq!(stats.total().air_bytes, 2 * 101 * 10);
+    // Waiting out any timeout costs one call, not one step per event.
+    assert!(link.run_until(END_OF_TIME_US).is_empty());
+    assert_eq!(link.stats().connection_events, END_OF_TIME_US / 30_000 + 1);
+    assert!(link.is_connected());
 }
