@@ -243,10 +243,9 @@ pub fn ll_decrypt(
     sealed: &[u8],
 ) -> Option<Vec<u8>> {
     let (ciphertext, mic) = sealed.split_at_checked(sealed.len().checked_sub(4)?)?;
-    let cipher = LlCipher::new(session_key);
+    let cipher = ccm::Ccm::<Aes128, U4, U13>::new(GenericArray::from_slice(session_key));
     let mut plaintext = ciphertext.to_vec();
     cipher
-        .ccm
         .decrypt_in_place_detached(
             &ll_nonce(iv, counter, from_central),
             &[ll_aad(header)],
@@ -255,21 +254,6 @@ pub fn ll_decrypt(
         )
         .ok()?;
     Some(plaintext)
-}
-
-struct LlCipher {
-    ccm: ccm::Ccm<Aes128, U4, U13>,
-}
-
-impl LlCipher {
-    fn new(session_key: &Key128) -> Self {
-        // The LL feeds the session key to AES-CCM least-significant octet first.
-        let mut key = *session_key;
-        key.reverse();
-        LlCipher {
-            ccm: ccm::Ccm::new(GenericArray::from_slice(&key)),
-        }
-    }
 }
 
 fn ll_nonce(iv: &[u8; 8], counter: u64, from_central: bool) -> GenericArray<u8, U13> {

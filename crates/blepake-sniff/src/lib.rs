@@ -3,4 +3,13 @@
 //! failed and recovers passkeys and keys where the pairing method allows it.
 #![forbid(unsafe_code)]
 
+pub mod analysis;
+pub mod bytes;
+pub mod capture;
+pub mod codec;
+pub mod crack;
 pub mod crypto;
+pub mod report;
+
+pub use analysis::{Options, Progress, analyse};
+pub use report::Report;

@@ -1,0 +1,479 @@
+//! The analysis: reads frames in order, tracks connections from a sniffer's or a
+//! host's point of view, applies the protocol rules and recovers keys.
+
+pub mod findings;
+
+mod connection;
+mod host;
+mod pairing;
+mod radio;
+mod timing;
+
+use std::collections::HashMap;
+
+use crate::bytes::to_hex;
+use crate::capture::{CaptureReader, Frame, ReadError};
+use crate::codec::frame::{Direction, Packet, RadioClock, RadioPacket, crc24, decode_frame};
+use crate::codec::l2cap::Sdu;
+use crate::codec::ll::{
+    ADVERTISING_CRC_INIT, AdvPdu, Llid, decode_adv, decode_control, decode_data, local_name,
+};
+use crate::codec::smp::{SmpPdu, decode_smp};
+use crate::crypto::Key128;
+use crate::report::{DecryptedPdu, Device, Report, Source, Stats};
+use connection::{Conn, LinkParams, describe_sdu};
+use findings::{Finding, Kind};
+use host::Host;
+use pairing::{CrackContext, MicProbe};
+use radio::{KeyCandidate, RadioLink};
+use timing::EventClock;
+
+/// What the caller wants done besides decoding.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// LTKs to try on encrypted links (most-significant octet first).
+    pub ltks: Vec<Key128>,
+    /// Brute-force legacy TKs (up to a million AES computations per pairing).
+    pub brute_force: bool,
+}
+
+/// Progress of a long analysis, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Bytes of the capture read so far, and its size.
+    Reading { done: u64, total: u64 },
+    /// TK candidates tried so far out of a million.
+    BruteForce { done: u64, total: u64 },
+}
+
+/// Analyses a whole capture held in memory. Fails only when the file is not a
+/// capture at all; a fault part-way through is reported in `Report::read_error`.
+pub fn analyse(
+    bytes: &[u8],
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, ReadError> {
+    let mut reader = CaptureReader::new(bytes)?;
+    let format = reader.format();
+    let mut analyzer = Analyzer::new(options, progress);
+    let total = bytes.len() as u64;
+    let mut read_error = None;
+    while let Some(frame) = reader.next() {
+        match frame {
+            Ok(frame) => analyzer.on_frame(&frame),
+            Err(e) => read_error = Some(e),
+        }
+        if analyzer.packets % 4096 == 0 {
+            (analyzer.progress)(Progress::Reading {
+                done: reader.bytes_read(),
+                total,
+            });
+        }
+    }
+    (analyzer.progress)(Progress::Reading { done: total, total });
+    Ok(analyzer.finish(format, read_error))
+}
+
+/// Unwraps a sniffer's free-running clock into a monotonic microsecond count.
+#[derive(Default)]
+struct ClockUnwrapper {
+    last: Option<u64>,
+    offset: u64,
+}
+
+impl ClockUnwrapper {
+    fn unwrap(&mut self, clock: RadioClock) -> i64 {
+        if let Some(last) = self.last
+            && clock.micros < last
+            && last - clock.micros > clock.wraps_at / 2
+        {
+            self.offset += clock.wraps_at;
+        }
+        self.last = Some(clock.micros);
+        (self.offset + clock.micros) as i64
+    }
+}
+
+struct Analyzer<'o, 'p> {
+    options: &'o Options,
+    progress: &'p mut dyn FnMut(Progress),
+    packets: u64,
+    link_types: Vec<u32>,
+    stats: Stats,
+    devices: Vec<Device>,
+    conns: Vec<Conn>,
+    links: HashMap<u32, RadioLink>,
+    host: Host,
+    clock: ClockUnwrapper,
+    /// LTKs seen in key distribution, for later reconnections.
+    learned_ltks: Vec<Key128>,
+    findings: Vec<Finding>,
+}
+
+impl<'o, 'p> Analyzer<'o, 'p> {
+    fn new(options: &'o Options, progress: &'p mut dyn FnMut(Progress)) -> Self {
+        Analyzer {
+            options,
+            progress,
+            packets: 0,
+            link_types: Vec::new(),
+            stats: Stats::default(),
+            devices: Vec::new(),
+            conns: Vec::new(),
+            links: HashMap::new(),
+            host: Host::default(),
+            clock: ClockUnwrapper::default(),
+            learned_ltks: Vec::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    fn on_frame(&mut self, frame: &Frame<'_>) {
+        self.packets += 1;
+        let link_type = frame.link_type.number();
+        if !self.link_types.contains(&link_type) {
+            self.link_types.push(link_type);
+        }
+        match decode_frame(frame) {
+            Ok(Packet::Radio(packet)) => self.on_radio(frame, &packet),
+            Ok(Packet::Hci(packet)) => {
+                if self
+                    .host
+                    .on_packet(frame, &packet, &mut self.conns, &mut self.findings)
+                    .is_err()
+                {
+                    self.stats.undecodable += 1;
+                }
+            }
+            Ok(Packet::Ignored) => {}
+            Err(_) => self.stats.undecodable += 1,
+        }
+    }
+
+    fn on_radio(&mut self, frame: &Frame<'_>, packet: &RadioPacket<'_>) {
+        let time_us = match packet.radio_clock {
+            Some(clock) => self.clock.unwrap(clock),
+            None => frame.timestamp_ns / 1000,
+        };
+        if packet.crc_valid == Some(false) {
+            self.stats.crc_errors += 1;
+            return;
+        }
+        if packet.is_advertising() {
+            if packet
+                .crc
+                .is_some_and(|crc| crc != crc24(ADVERTISING_CRC_INIT, packet.pdu))
+            {
+                self.stats.crc_errors += 1;
+                return;
+            }
+            self.on_advertising(frame, packet, time_us);
+            return;
+        }
+        let aa = packet.access_address;
+        if !self.links.contains_key(&aa) {
+            // A connection that started before the capture: no CONNECT_IND, no CRC init.
+            self.stats.unknown_access_address += 1;
+            let id = self.conns.len();
+            let mut conn = Conn::new(id, Source::Radio, frame.number, frame.timestamp_ns);
+            conn.access_address = Some(aa);
+            self.conns.push(conn);
+            self.links
+                .insert(aa, RadioLink::new(id, None, EventClock::new(None, None, 0)));
+        }
+        let Some(link) = self.links.get_mut(&aa) else {
+            return;
+        };
+        let crc_failed = matches!((packet.crc, link.crc_init), (Some(crc), Some(init)) if crc != crc24(init, packet.pdu));
+        // Even a packet received with a bad CRC took its turn in the event.
+        let (_, guessed) = link
+            .clock
+            .observe(time_us, packet.direction, packet.event_counter);
+        if crc_failed {
+            self.stats.crc_errors += 1;
+            return;
+        }
+        let Ok((header, payload)) = decode_data(packet.pdu) else {
+            self.stats.undecodable += 1;
+            return;
+        };
+        let conn = &mut self.conns[link.conn];
+        conn.touch(frame.number, frame.timestamp_ns);
+        if link.is_retransmission(guessed, packet.pdu[0], payload) {
+            self.stats.retransmissions += 1;
+            return;
+        }
+        link.check_procedure_timeouts(conn, frame.timestamp_ns, &mut self.findings);
+        if payload.is_empty() {
+            return;
+        }
+        let decrypting = link.encrypting && !packet.decrypted;
+        let (direction, plaintext) = if decrypting {
+            conn.encryption.encrypted_pdus += 1;
+            if link.needs_key() {
+                let candidates = key_candidates(
+                    self.options,
+                    &self.learned_ltks,
+                    conn,
+                    link,
+                    guessed,
+                    packet.pdu[0],
+                    payload,
+                    &mut *self.progress,
+                );
+                if let Some(chosen) = link.choose_key(&candidates, guessed, packet.pdu[0], payload)
+                {
+                    conn.encryption.key = Some(to_hex(&chosen.key));
+                    conn.encryption.key_source = Some(chosen.source.to_string());
+                }
+            }
+            match link.decrypt(guessed, packet.pdu[0], payload) {
+                Some(opened) => {
+                    conn.encryption.decrypted_pdus += 1;
+                    opened
+                }
+                None => {
+                    self.stats.undecrypted += 1;
+                    link.blind(guessed);
+                    return;
+                }
+            }
+        } else {
+            (guessed, payload.to_vec())
+        };
+        // The nonce (direction bit) or a one-sided PDU can prove the guess wrong.
+        let direction = sender_by_content(header.llid, &plaintext).unwrap_or(direction);
+        if direction != guessed {
+            link.clock.correct(direction);
+        }
+        let summary = match header.llid {
+            Llid::Control => match decode_control(&plaintext) {
+                Ok(pdu) => {
+                    link.on_control(
+                        conn,
+                        &pdu,
+                        direction,
+                        frame.number,
+                        frame.timestamp_ns,
+                        &mut self.findings,
+                    );
+                    pdu.name().to_string()
+                }
+                Err(e) => e.to_string(),
+            },
+            Llid::Start | Llid::Continuation => {
+                match conn.reassemble(
+                    direction,
+                    header.llid == Llid::Start,
+                    &plaintext,
+                    frame.number,
+                ) {
+                    Some(sdu) => {
+                        learn_ltk(&sdu, &mut self.learned_ltks);
+                        conn.on_sdu(direction, &sdu, frame.timestamp_ns, &mut self.findings);
+                        describe_sdu(&sdu)
+                    }
+                    None => "L2CAP fragment".to_string(),
+                }
+            }
+            Llid::Reserved => "reserved LLID".to_string(),
+        };
+        if decrypting {
+            conn.decrypted.push(DecryptedPdu {
+                packet: frame.number,
+                direction,
+                llid: header.llid,
+                plaintext: to_hex(&plaintext),
+                summary,
+            });
+        }
+    }
+
+    fn on_advertising(&mut self, frame: &Frame<'_>, packet: &RadioPacket<'_>, time_us: i64) {
+        let Ok(pdu) = decode_adv(packet.pdu) else {
+            self.stats.undecodable += 1;
+            return;
+        };
+        match pdu {
+            AdvPdu::ConnectInd(ind) => {
+                let id = self.conns.len();
+                let mut conn = Conn::new(id, Source::Radio, frame.number, frame.timestamp_ns);
+                conn.access_address = Some(ind.access_address);
+                conn.central = Some(ind.initiator);
+                conn.peripheral = Some(ind.advertiser);
+                let params = LinkParams {
+                    interval: ind.interval,
+                    latency: ind.latency,
+                    timeout: ind.timeout,
+                };
+                conn.set_params(params, frame.number, &mut self.findings);
+                self.conns.push(conn);
+                // CONNECT_IND lasts 352 µs on LE 1M; the transmit window opens 1.25 ms after it.
+                let clock =
+                    EventClock::new(Some(ind.interval), Some(time_us + 352), ind.win_offset);
+                self.links.insert(
+                    ind.access_address,
+                    RadioLink::new(id, Some(ind.crc_init), clock),
+                );
+            }
+            AdvPdu::AdvInd { advertiser, data }
+            | AdvPdu::AdvNonconnInd { advertiser, data }
+            | AdvPdu::ScanRsp { advertiser, data }
+            | AdvPdu::AdvScanInd { advertiser, data } => {
+                let name = local_name(data);
+                match self.devices.iter_mut().find(|d| d.address == advertiser) {
+                    Some(device) => {
+                        if device.name.is_none() {
+                            device.name = name;
+                        }
+                    }
+                    None => self.devices.push(Device {
+                        address: advertiser,
+                        name,
+                        first_packet: frame.number,
+                    }),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(mut self, format: crate::capture::Format, read_error: Option<ReadError>) -> Report {
+        if let Some(error) = &read_error {
+            self.findings.push(Finding::new(
+                Kind::CaptureTruncated,
+                None,
+                vec![self.packets],
+                format!(
+                    "reading stopped {error}; {} packet(s) before it were analysed",
+                    self.packets
+                ),
+            ));
+        }
+        for conn in &mut self.conns {
+            let initiator = conn.central;
+            let responder = conn.peripheral;
+            let controller_keys = conn.controller_keys.clone();
+            for log in &mut conn.pairings {
+                let progress = &mut *self.progress;
+                let mut report_progress = |done| {
+                    progress(Progress::BruteForce {
+                        done,
+                        total: u64::from(crate::crack::PASSKEY_COUNT),
+                    })
+                };
+                log.crack(&mut CrackContext {
+                    initiator,
+                    responder,
+                    controller_keys: &controller_keys,
+                    mic_probe: None,
+                    brute_force: self.options.brute_force,
+                    progress: &mut report_progress,
+                });
+                let disconnect = conn
+                    .disconnect
+                    .as_ref()
+                    .map(|(d, t)| (d.packet, d.reason, *t));
+                self.findings
+                    .extend(log.findings(conn.id, disconnect, conn.last_time_ns));
+            }
+        }
+        self.findings
+            .sort_by_key(|f| (std::cmp::Reverse(f.severity), f.packets.first().copied()));
+        Report {
+            format,
+            link_types: self.link_types,
+            packets: self.packets,
+            read_error,
+            stats: self.stats,
+            devices: self.devices,
+            connections: self.conns.iter().map(Conn::report).collect(),
+            findings: self.findings,
+        }
+    }
+}
+
+/// Keys worth trying on the first encrypted PDU of a link, best first. Cracking
+/// the latest pairing happens here, at the moment its key is needed.
+#[allow(clippy::too_many_arguments)]
+fn key_candidates(
+    options: &Options,
+    learned: &[Key128],
+    conn: &mut Conn,
+    link: &RadioLink,
+    direction: Direction,
+    header: u8,
+    sealed: &[u8],
+    progress: &mut dyn FnMut(Progress),
+) -> Vec<KeyCandidate> {
+    let mut candidates: Vec<KeyCandidate> = options
+        .ltks
+        .iter()
+        .map(|&key| KeyCandidate {
+            key,
+            source: "ltk (--ltk)",
+        })
+        .collect();
+    let (initiator, responder) = (conn.central, conn.peripheral);
+    if let Some(log) = conn.pairings.last_mut().filter(|log| log.failed.is_none()) {
+        let check = |stk: &Key128| link.key_opens(stk, direction, header, sealed);
+        let mut report_progress = |done| {
+            progress(Progress::BruteForce {
+                done,
+                total: u64::from(crate::crack::PASSKEY_COUNT),
+            })
+        };
+        let recovered = log.crack(&mut CrackContext {
+            initiator,
+            responder,
+            controller_keys: &[],
+            mic_probe: Some(MicProbe { check: &check }),
+            brute_force: options.brute_force,
+            progress: &mut report_progress,
+        });
+        candidates.extend(recovered.stk.map(|key| KeyCandidate { key, source: "stk" }));
+        candidates.extend(recovered.derived_ltk.map(|key| KeyCandidate {
+            key,
+            source: "ltk (derived)",
+        }));
+    }
+    candidates.extend(learned.iter().map(|&key| KeyCandidate {
+        key,
+        source: "ltk (distributed)",
+    }));
+    candidates
+}
+
+/// Remembers an LTK handed over in key distribution.
+fn learn_ltk(sdu: &Sdu, learned: &mut Vec<Key128>) {
+    if sdu.cid == crate::codec::l2cap::CID_SMP
+        && let Ok(SmpPdu::EncryptionInformation { ltk }) = decode_smp(&sdu.payload)
+        && !learned.contains(&ltk)
+    {
+        learned.push(ltk);
+    }
+}
+
+/// The sender of PDUs that only one side may send (Vol 6 Part B §2.4.2 and
+/// Vol 3 Part H §3.5): LL procedures the central or the peripheral alone starts,
+/// and the SMP Pairing Request, Response and Security Request.
+fn sender_by_content(llid: Llid, plaintext: &[u8]) -> Option<Direction> {
+    use Direction::*;
+    match (llid, plaintext) {
+        // CONNECTION_UPDATE_IND, CHANNEL_MAP_IND, ENC_REQ, FEATURE_REQ, PAUSE_ENC_REQ,
+        // PHY_UPDATE_IND, CIS_REQ, CIS_IND come from the central.
+        (Llid::Control, [0x00 | 0x01 | 0x03 | 0x08 | 0x0a | 0x18 | 0x1f | 0x21, ..]) => {
+            Some(CentralToPeripheral)
+        }
+        // ENC_RSP, START_ENC_REQ, PERIPHERAL_FEATURE_REQ, CONNECTION_PARAM_RSP,
+        // MIN_USED_CHANNELS_IND, CIS_RSP come from the peripheral.
+        (Llid::Control, [0x04 | 0x05 | 0x0e | 0x10 | 0x19 | 0x20, ..]) => Some(PeripheralToCentral),
+        // An L2CAP start on the SMP channel (CID 6).
+        (Llid::Start, [_, _, 0x06, 0x00, code, ..]) => match code {
+            0x01 => Some(CentralToPeripheral),
+            0x02 | 0x0b => Some(PeripheralToCentral),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -1,0 +1,649 @@
+//! One pairing attempt: the SMP commands of both sides in capture order, the
+//! method they select, the keys that can be recovered from them, and the
+//! findings they give rise to.
+
+use crate::analysis::findings::{Finding, Kind};
+use crate::bytes::to_hex;
+use crate::codec::ll::Address;
+use crate::codec::smp::{PairingFeatures, SmpPdu, failure_reason, io_capability_name};
+use crate::crack::{
+    KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, round_bits, tk_from_passkey,
+};
+use crate::crypto::{DEBUG_PRIVATE_KEY, DEBUG_PUBLIC_X, Key128, f5, f6, p256_dhkey};
+use crate::report::{self, DistributedKey, LearnedBits, Method, Outcome, PairingFailure, Role};
+
+/// SMP command timeout (Vol 3 Part H §3.4).
+pub const SMP_TIMEOUT_NS: i64 = 30_000_000_000;
+/// Passkey entry runs one round per passkey bit.
+const PASSKEY_ROUNDS: usize = 20;
+
+fn index(role: Role) -> usize {
+    match role {
+        Role::Initiator => 0,
+        Role::Responder => 1,
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Initiator => "initiator (central)",
+        Role::Responder => "responder (peripheral)",
+    }
+}
+
+/// The association model of Vol 3 Part H §2.3.5.1 (Tables 2.6 to 2.8), with the
+/// device that displays the passkey in passkey entry (None: both type it).
+pub fn select_method(req: &PairingFeatures, rsp: &PairingFeatures) -> (Method, Option<Role>) {
+    let sc = req.secure_connections() && rsp.secure_connections();
+    let oob = if sc {
+        req.oob || rsp.oob
+    } else {
+        req.oob && rsp.oob
+    };
+    if oob {
+        return (Method::Oob, None);
+    }
+    if !req.mitm() && !rsp.mitm() {
+        return (Method::JustWorks, None);
+    }
+    const DISPLAY_ONLY: u8 = 0;
+    const DISPLAY_YES_NO: u8 = 1;
+    const KEYBOARD_ONLY: u8 = 2;
+    const KEYBOARD_DISPLAY: u8 = 4;
+    let comparison_or = |legacy: (Method, Option<Role>)| {
+        if sc {
+            (Method::NumericComparison, None)
+        } else {
+            legacy
+        }
+    };
+    let initiator_shows = (Method::PasskeyEntry, Some(Role::Initiator));
+    let responder_shows = (Method::PasskeyEntry, Some(Role::Responder));
+    match (req.io_capability, rsp.io_capability) {
+        (DISPLAY_YES_NO, DISPLAY_YES_NO) => comparison_or((Method::JustWorks, None)),
+        (DISPLAY_ONLY | DISPLAY_YES_NO, KEYBOARD_ONLY) | (DISPLAY_ONLY, KEYBOARD_DISPLAY) => {
+            initiator_shows
+        }
+        (DISPLAY_YES_NO, KEYBOARD_DISPLAY) | (KEYBOARD_DISPLAY, KEYBOARD_DISPLAY) => {
+            comparison_or(initiator_shows)
+        }
+        (KEYBOARD_ONLY, DISPLAY_ONLY | DISPLAY_YES_NO | KEYBOARD_DISPLAY)
+        | (KEYBOARD_DISPLAY, DISPLAY_ONLY) => responder_shows,
+        (KEYBOARD_DISPLAY, DISPLAY_YES_NO) => comparison_or(responder_shows),
+        (KEYBOARD_ONLY, KEYBOARD_ONLY) => (Method::PasskeyEntry, None),
+        (KEYBOARD_DISPLAY, KEYBOARD_ONLY) => initiator_shows,
+        _ => (Method::JustWorks, None),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PublicKey {
+    pub x: [u8; 32],
+    pub y: [u8; 32],
+    pub packet: u64,
+}
+
+/// The first encrypted PDU after a legacy pairing, for checking a TK by its
+/// MIC when the confirm values were not captured.
+pub struct MicProbe<'a> {
+    pub check: &'a dyn Fn(&Key128) -> bool,
+}
+
+/// What the capture offers for key recovery beyond the SMP commands.
+pub struct CrackContext<'a> {
+    pub initiator: Option<Address>,
+    pub responder: Option<Address>,
+    /// Keys a host handed to its controller (HCI logs show them in the clear).
+    pub controller_keys: &'a [Key128],
+    pub mic_probe: Option<MicProbe<'a>>,
+    pub brute_force: bool,
+    pub progress: &'a mut dyn FnMut(u64),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Recovered {
+    pub tk: Option<u32>,
+    pub stk: Option<Key128>,
+    pub passkey: Option<u32>,
+    pub passkey_rounds: usize,
+    pub learned: Option<(Role, KnownBits)>,
+    pub derived_ltk: Option<Key128>,
+}
+
+#[derive(Default)]
+pub struct PairingLog {
+    pub request: Option<(PairingFeatures, u64)>,
+    pub response: Option<(PairingFeatures, u64)>,
+    confirms: [Vec<(Key128, u64)>; 2],
+    randoms: [Vec<(Key128, u64)>; 2],
+    public_keys: [Option<PublicKey>; 2],
+    dhkey_checks: [Option<(Key128, u64)>; 2],
+    pub failed: Option<(Role, u8, u64)>,
+    pub distributed: Vec<DistributedKey>,
+    pub first_packet: u64,
+    pub last_packet: u64,
+    pub last_time_ns: i64,
+    /// Encryption started after the pairing's key generation.
+    pub encrypted: bool,
+    pub recovered: Option<Recovered>,
+}
+
+impl PairingLog {
+    pub fn new(packet: u64, time_ns: i64) -> PairingLog {
+        PairingLog {
+            first_packet: packet,
+            last_packet: packet,
+            last_time_ns: time_ns,
+            ..Default::default()
+        }
+    }
+
+    /// Records one SMP command. Returns false when it belongs to a new pairing
+    /// (a Pairing Request after this one began).
+    pub fn record(&mut self, sender: Role, pdu: &SmpPdu, packet: u64, time_ns: i64) -> bool {
+        let side = index(sender);
+        match pdu {
+            SmpPdu::PairingRequest(features) => {
+                if self.request.is_some() {
+                    return false;
+                }
+                self.request = Some((*features, packet));
+            }
+            SmpPdu::PairingResponse(features) => self.response = Some((*features, packet)),
+            SmpPdu::PairingConfirm(value) => self.confirms[side].push((*value, packet)),
+            SmpPdu::PairingRandom(value) => self.randoms[side].push((*value, packet)),
+            SmpPdu::PairingPublicKey { x, y } => {
+                self.public_keys[side] = Some(PublicKey {
+                    x: *x,
+                    y: *y,
+                    packet,
+                })
+            }
+            SmpPdu::PairingDhKeyCheck(value) => self.dhkey_checks[side] = Some((*value, packet)),
+            SmpPdu::PairingFailed { reason } => self.failed = Some((sender, *reason, packet)),
+            SmpPdu::EncryptionInformation { ltk } => {
+                self.distribute(sender, packet, "ltk", to_hex(ltk))
+            }
+            SmpPdu::CentralIdentification { ediv, rand } => self.distribute(
+                sender,
+                packet,
+                "ediv_rand",
+                format!("ediv {ediv:#06x} rand {}", to_hex(rand)),
+            ),
+            SmpPdu::IdentityInformation { irk } => {
+                self.distribute(sender, packet, "irk", to_hex(irk))
+            }
+            SmpPdu::IdentityAddressInformation(address) => {
+                self.distribute(sender, packet, "identity_address", address.to_string())
+            }
+            SmpPdu::SigningInformation { csrk } => {
+                self.distribute(sender, packet, "csrk", to_hex(csrk))
+            }
+            SmpPdu::SecurityRequest { .. }
+            | SmpPdu::KeypressNotification { .. }
+            | SmpPdu::Unknown { .. } => {}
+        }
+        self.last_packet = packet;
+        self.last_time_ns = time_ns;
+        true
+    }
+
+    fn distribute(&mut self, sent_by: Role, packet: u64, kind: &'static str, value: String) {
+        self.distributed.push(DistributedKey {
+            packet,
+            sent_by,
+            kind,
+            value,
+        });
+    }
+
+    pub fn features(&self) -> Option<(&PairingFeatures, &PairingFeatures)> {
+        Some((&self.request.as_ref()?.0, &self.response.as_ref()?.0))
+    }
+
+    pub fn secure_connections(&self) -> bool {
+        self.features()
+            .is_some_and(|(req, rsp)| req.secure_connections() && rsp.secure_connections())
+    }
+
+    pub fn method(&self) -> Option<(Method, Option<Role>)> {
+        self.features().map(|(req, rsp)| select_method(req, rsp))
+    }
+
+    /// Key generation ended: both randoms (legacy) or both DHKey checks (LESC) were sent.
+    pub fn keys_generated(&self) -> bool {
+        if self.secure_connections() {
+            self.dhkey_checks.iter().all(Option::is_some)
+        } else {
+            self.randoms.iter().all(|r| !r.is_empty())
+        }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        if self.failed.is_some() {
+            Outcome::Failed
+        } else if self.encrypted || (self.keys_generated() && !self.distributed.is_empty()) {
+            Outcome::Completed
+        } else {
+            Outcome::Incomplete
+        }
+    }
+
+    fn debug_key_roles(&self) -> Vec<Role> {
+        [Role::Initiator, Role::Responder]
+            .into_iter()
+            .filter(|&role| self.public_keys[index(role)].is_some_and(|k| k.x == DEBUG_PUBLIC_X))
+            .collect()
+    }
+
+    fn legacy_exchange(&self, ctx: &CrackContext<'_>) -> Option<LegacyExchange> {
+        let (req, rsp) = self.features()?;
+        let last = |v: &Vec<(Key128, u64)>| v.last().map(|(value, _)| *value);
+        Some(LegacyExchange {
+            preq: req.wire,
+            pres: rsp.wire,
+            initiator: ctx.initiator.map(|a| (a.bytes, a.random)),
+            responder: ctx.responder.map(|a| (a.bytes, a.random)),
+            mconfirm: last(&self.confirms[0]),
+            sconfirm: last(&self.confirms[1]),
+            mrand: last(&self.randoms[0]),
+            srand: last(&self.randoms[1]),
+        })
+    }
+
+    /// Recovers what the capture allows; the result is kept for the report.
+    pub fn crack(&mut self, ctx: &mut CrackContext<'_>) -> &Recovered {
+        if self.recovered.is_none() {
+            let recovered = if self.secure_connections() {
+                self.crack_secure_connections(ctx)
+            } else {
+                self.crack_legacy(ctx)
+            };
+            self.recovered = Some(recovered);
+        }
+        self.recovered.get_or_insert_with(Recovered::default)
+    }
+
+    fn crack_legacy(&self, ctx: &mut CrackContext<'_>) -> Recovered {
+        let mut recovered = Recovered::default();
+        let Some(exchange) = self.legacy_exchange(ctx) else {
+            return recovered;
+        };
+        if !ctx.brute_force {
+            return recovered;
+        }
+        let progress = &mut *ctx.progress;
+        recovered.tk = if let Some(check) = exchange.confirm_check() {
+            brute_force_tk(check, progress)
+        } else if exchange.mrand.is_some()
+            && exchange.srand.is_some()
+            && !ctx.controller_keys.is_empty()
+        {
+            // A host log shows the STK given to the controller: STK = s1(TK, Srand, Mrand).
+            brute_force_tk(
+                |tk| {
+                    exchange
+                        .stk(tk)
+                        .is_some_and(|stk| ctx.controller_keys.contains(&stk))
+                },
+                progress,
+            )
+        } else if let (Some(probe), true) = (
+            &ctx.mic_probe,
+            exchange.mrand.is_some() && exchange.srand.is_some(),
+        ) {
+            brute_force_tk(
+                |tk| exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk)),
+                progress,
+            )
+        } else {
+            None
+        };
+        recovered.stk = recovered
+            .tk
+            .and_then(|tk| exchange.stk(&tk_from_passkey(tk)));
+        recovered
+    }
+
+    fn rounds(&self) -> Vec<PasskeyRound> {
+        let value = |v: &Vec<(Key128, u64)>, i: usize| v.get(i).map(|(value, _)| *value);
+        (0..PASSKEY_ROUNDS)
+            .map(|i| PasskeyRound {
+                ca: value(&self.confirms[0], i),
+                cb: value(&self.confirms[1], i),
+                na: value(&self.randoms[0], i),
+                nb: value(&self.randoms[1], i),
+            })
+            .take_while(|round| round.ca.is_some() || round.cb.is_some())
+            .collect()
+    }
+
+    fn crack_secure_connections(&self, ctx: &CrackContext<'_>) -> Recovered {
+        let mut recovered = Recovered::default();
+        let (Some(pka), Some(pkb)) = (self.public_keys[0], self.public_keys[1]) else {
+            return recovered;
+        };
+        let method = self.method().map(|(m, _)| m);
+        if method == Some(Method::PasskeyEntry) {
+            self.recover_passkey(&pka.x, &pkb.x, &mut recovered);
+        }
+        // The DHKey is computable when one side used the debug key.
+        let dhkey = if pka.x == DEBUG_PUBLIC_X {
+            p256_dhkey(&DEBUG_PRIVATE_KEY, &pkb.x, &pkb.y).ok()
+        } else if pkb.x == DEBUG_PUBLIC_X {
+            p256_dhkey(&DEBUG_PRIVATE_KEY, &pka.x, &pka.y).ok()
+        } else {
+            None
+        };
+        let (Some(dhkey), Some(a), Some(b)) = (dhkey, ctx.initiator, ctx.responder) else {
+            return recovered;
+        };
+        let (Some((na, _)), Some((nb, _))) = (self.randoms[0].last(), self.randoms[1].last())
+        else {
+            return recovered;
+        };
+        let (mac_key, ltk) = f5(&dhkey, na, nb, &a.typed(), &b.typed());
+        // Ea = f6(MacKey, Na, Nb, rb, IOcapA, A, B) confirms the derivation when captured.
+        let r = tk_from_passkey(recovered.passkey.unwrap_or(0));
+        let confirmed = match (self.dhkey_checks[0], self.features()) {
+            (Some((ea, _)), Some((req, _))) => {
+                f6(
+                    &mac_key,
+                    na,
+                    nb,
+                    &r,
+                    &req.f6_io_cap(),
+                    &a.typed(),
+                    &b.typed(),
+                ) == ea
+            }
+            _ => true,
+        };
+        if confirmed {
+            recovered.derived_ltk = Some(ltk);
+        }
+        recovered
+    }
+
+    /// Passive passkey recovery, or the bits a failed attempt gave away.
+    fn recover_passkey(&self, pka_x: &[u8; 32], pkb_x: &[u8; 32], recovered: &mut Recovered) {
+        let shown_by = self
+            .method()
+            .and_then(|(_, shown)| shown)
+            .unwrap_or(Role::Responder);
+        let mut value = 0u32;
+        let mut count = 0u32;
+        for (i, round) in self.rounds().iter().enumerate() {
+            let bits = round_bits(pka_x, pkb_x, round);
+            let owner_bit = match (bits.initiator, bits.responder) {
+                (Some(a), Some(b)) if a == b => Some(a),
+                (Some(_), Some(_)) => None,
+                // The round stopped half-way: the failure says whether the revealed bit was right.
+                (Some(revealed), None) | (None, Some(revealed)) => {
+                    self.bit_from_failure(shown_by, bits, revealed)
+                }
+                (None, None) => None,
+            };
+            let Some(bit) = owner_bit else { break };
+            value |= u32::from(bit) << i;
+            count = i as u32 + 1;
+        }
+        recovered.passkey_rounds = count as usize;
+        if count == PASSKEY_ROUNDS as u32 && value < 1_000_000 {
+            recovered.passkey = Some(value);
+        } else if count > 0 {
+            recovered.learned = Some((shown_by, KnownBits { count, value }));
+        }
+    }
+
+    /// In an unfinished round only one nonce was revealed. A Confirm Value Failed
+    /// from the other side means that side's bit differs from the revealed one.
+    fn bit_from_failure(
+        &self,
+        owner: Role,
+        bits: crate::crack::RoundBits,
+        revealed: u8,
+    ) -> Option<u8> {
+        let revealed_by = if bits.initiator.is_some() {
+            Role::Initiator
+        } else {
+            Role::Responder
+        };
+        let (failed_by, reason, _) = self.failed?;
+        const CONFIRM_VALUE_FAILED: u8 = 0x04;
+        if reason != CONFIRM_VALUE_FAILED || failed_by == revealed_by {
+            return None;
+        }
+        Some(if revealed_by == owner {
+            revealed
+        } else {
+            revealed ^ 1
+        })
+    }
+
+    pub fn report(&self) -> report::Pairing {
+        let method = self.method();
+        let recovered = self.recovered.clone().unwrap_or_default();
+        let (req, rsp) = match self.features() {
+            Some((req, rsp)) => (Some(req), Some(rsp)),
+            None => (self.request.as_ref().map(|r| &r.0), None),
+        };
+        report::Pairing {
+            first_packet: self.first_packet,
+            last_packet: self.last_packet,
+            secure_connections: self.secure_connections(),
+            method: method.map(|(m, _)| m),
+            passkey_shown_by: method.and_then(|(_, shown)| shown),
+            initiator_io: req.map(|f| io_capability_name(f.io_capability)),
+            responder_io: rsp.map(|f| io_capability_name(f.io_capability)),
+            bonding: req.is_some_and(PairingFeatures::bonding)
+                && rsp.is_some_and(PairingFeatures::bonding),
+            outcome: self.outcome(),
+            failure: self.failed.map(|(sent_by, reason, packet)| PairingFailure {
+                packet,
+                sent_by,
+                reason,
+                reason_text: failure_reason(reason),
+            }),
+            debug_key: self.debug_key_roles(),
+            passkey: recovered.passkey.map(|p| format!("{p:06}")),
+            passkey_rounds: recovered.passkey_rounds,
+            learned_bits: recovered.learned.map(|(owner, bits)| LearnedBits {
+                owner,
+                count: bits.count,
+                value: bits.value,
+                candidates: bits.candidates(),
+            }),
+            tk: recovered.tk.map(|tk| format!("{tk:06}")),
+            stk: recovered.stk.map(|k| to_hex(&k)),
+            derived_ltk: recovered.derived_ltk.map(|k| to_hex(&k)),
+            distributed: self.distributed.clone(),
+        }
+    }
+
+    /// Findings about this pairing. `disconnect` is the link's end (packet,
+    /// reason, time) and `link_end_ns` the time of its last packet.
+    pub fn findings(
+        &self,
+        connection: usize,
+        disconnect: Option<(u64, u8, i64)>,
+        link_end_ns: i64,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let id = Some(connection);
+        let outcome = self.outcome();
+        let link_lost = disconnect.filter(|&(_, reason, _)| reason == 0x08);
+        const UNSPECIFIED: u8 = 0x08;
+        match (self.failed, link_lost) {
+            (Some((_, UNSPECIFIED, _)), Some((packet, _, _))) | (None, Some((packet, _, _)))
+                if outcome != Outcome::Completed =>
+            {
+                let last = self
+                    .failed
+                    .map_or(self.last_packet, |(_, _, failed)| failed);
+                let packets = vec![last, packet];
+                out.push(Finding::new(
+                    Kind::LinkLostDuringPairing,
+                    id,
+                    packets,
+                    "the link dropped with reason 0x08 (Connection Timeout) while pairing was under way; the \"unspecified\" pairing failure reports the lost link, not a rejected key".into(),
+                ));
+            }
+            (Some((sender, reason, packet)), _) => {
+                out.push(
+                    Finding::new(
+                        Kind::PairingFailed,
+                        id,
+                        vec![packet],
+                        format!(
+                            "the {} sent Pairing Failed, reason {reason:#04x}: {}",
+                            role_name(sender),
+                            failure_reason(reason)
+                        ),
+                    )
+                    .with_advice(failure_advice(reason)),
+                );
+            }
+            (None, _) => {
+                let idle_until = disconnect
+                    .map_or(link_end_ns, |(_, _, t)| t)
+                    .max(link_end_ns);
+                if outcome == Outcome::Incomplete
+                    && idle_until - self.last_time_ns >= SMP_TIMEOUT_NS
+                {
+                    out.push(Finding::new(
+                        Kind::SmpTimeout,
+                        id,
+                        vec![self.last_packet],
+                        format!(
+                            "no SMP command followed packet {} for {:.1} s while the link stayed up",
+                            self.last_packet,
+                            (idle_until - self.last_time_ns) as f64 / 1e9
+                        ),
+                    ));
+                }
+            }
+        }
+        let Some((method, shown_by)) = self.method() else {
+            return out;
+        };
+        let sc = self.secure_connections();
+        let request_packet = self.request.map_or(self.first_packet, |(_, p)| p);
+        let response_packet = self.response.map_or(self.first_packet, |(_, p)| p);
+        if method == Method::JustWorks {
+            out.push(Finding::new(
+                Kind::JustWorks,
+                id,
+                vec![request_packet, response_packet],
+                format!(
+                    "{} Just Works pairing: the IO capabilities or MITM flags of the two devices leave nothing to compare or enter",
+                    if sc { "LE Secure Connections" } else { "legacy" }
+                ),
+            ));
+        }
+        if !sc {
+            out.push(Finding::new(
+                Kind::LegacyPairing,
+                id,
+                vec![request_packet, response_packet],
+                "the devices paired with LE legacy pairing (at least one did not set the Secure Connections flag)".into(),
+            ));
+        }
+        for role in self.debug_key_roles() {
+            let packet = self.public_keys[index(role)].map_or(self.first_packet, |k| k.packet);
+            out.push(Finding::new(
+                Kind::DebugKey,
+                id,
+                vec![packet],
+                format!("the {} sent the SMP debug public key", role_name(role)),
+            ));
+        }
+        let Some(recovered) = &self.recovered else {
+            return out;
+        };
+        let owner = shown_by.unwrap_or(Role::Responder);
+        if let Some(passkey) = recovered.passkey {
+            out.push(Finding::new(
+                Kind::PasskeyRecovered,
+                id,
+                self.round_packets(),
+                format!(
+                    "passkey {passkey:06} recovered from the {} passkey-entry rounds; it is the {}'s passkey{}",
+                    PASSKEY_ROUNDS,
+                    role_name(owner),
+                    if shown_by.is_some() { ", which is now public if it is static" } else { "" }
+                ),
+            ));
+        }
+        if let Some((owner, bits)) = recovered.learned {
+            out.push(Finding::new(
+                Kind::PasskeyBitsLeaked,
+                id,
+                self.round_packets(),
+                format!(
+                    "the failed attempt revealed the low {} bit(s) of the {}'s passkey: {:0width$b} (binary); {} of the 1,000,000 passkeys remain possible",
+                    bits.count,
+                    role_name(owner),
+                    bits.value,
+                    bits.candidates(),
+                    width = bits.count as usize
+                ),
+            ));
+        }
+        if let Some(tk) = recovered.tk {
+            out.push(Finding::new(
+                Kind::LegacyKeysRecovered,
+                id,
+                vec![request_packet],
+                format!(
+                    "TK {tk:06} recovered by brute force{}",
+                    recovered
+                        .stk
+                        .map(|k| format!("; STK {}", to_hex(&k)))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        out
+    }
+
+    fn round_packets(&self) -> Vec<u64> {
+        let mut packets: Vec<u64> = self
+            .confirms
+            .iter()
+            .chain(&self.randoms)
+            .flatten()
+            .map(|(_, p)| *p)
+            .collect();
+        packets.sort_unstable();
+        packets
+    }
+}
+
+fn failure_advice(reason: u8) -> &'static str {
+    match reason {
+        0x01 => {
+            "The user cancelled or timed out the passkey entry: enter the passkey shown on the other device."
+        }
+        0x03 => {
+            "The devices ask for security the other cannot give (MITM without IO, or Secure Connections Only against a legacy peer). Align the security requirements or IO capabilities."
+        }
+        0x04 => {
+            "The confirm value did not match: in passkey entry the passkey typed differs from the one shown (or displayed by a device with a static code). Re-enter it; repeated failures against a static passkey leak its bits."
+        }
+        0x05 => {
+            "The peer does not support pairing (or not now): check that it is in pairable mode."
+        }
+        0x06 => {
+            "The agreed key size is below what one side requires: raise the maximum encryption key size."
+        }
+        0x09 => "The peer refuses for a while after repeated failures: wait before retrying.",
+        0x0b => {
+            "The DHKey check failed: the public keys were tampered with, or one side computed the DHKey wrongly (an invalid-curve public key is one cause)."
+        }
+        0x0c => {
+            "The user rejected the numeric comparison: compare the numbers on both devices again."
+        }
+        _ => "See the reason code; pair again after fixing the side that sent it.",
+    }
+}

@@ -1,0 +1,116 @@
+//! Key recovery: the legacy TK brute force, passkey bits from LE Secure
+//! Connections passkey entry, and the bookkeeping of bits learned from a failed
+//! attempt. Pure functions over values taken from a capture.
+
+use crate::crypto::{Key128, c1_padding, c1_with_padding, f4, s1};
+
+/// Passkeys run from 000000 to 999999; Just Works uses TK 0.
+pub const PASSKEY_COUNT: u32 = 1_000_000;
+
+/// The TK of a passkey: the passkey as a 128-bit integer.
+pub fn tk_from_passkey(passkey: u32) -> Key128 {
+    let mut tk = [0u8; 16];
+    tk[12..].copy_from_slice(&passkey.to_be_bytes());
+    tk
+}
+
+/// Tries every TK (0 first, then 1..999999) and returns the first that `matches`.
+/// `progress` is called with the number of candidates tried so far.
+pub fn brute_force_tk(
+    matches: impl Fn(&Key128) -> bool,
+    progress: &mut dyn FnMut(u64),
+) -> Option<u32> {
+    const STEP: u32 = 1 << 14;
+    for start in (0..PASSKEY_COUNT).step_by(STEP as usize) {
+        let end = (start + STEP).min(PASSKEY_COUNT);
+        if let Some(passkey) = (start..end).find(|&p| matches(&tk_from_passkey(p))) {
+            return Some(passkey);
+        }
+        progress(u64::from(end));
+    }
+    None
+}
+
+/// What a legacy pairing exposes to a TK check.
+pub struct LegacyExchange {
+    pub preq: [u8; 7],
+    pub pres: [u8; 7],
+    pub initiator: Option<([u8; 6], bool)>,
+    pub responder: Option<([u8; 6], bool)>,
+    pub mconfirm: Option<Key128>,
+    pub sconfirm: Option<Key128>,
+    pub mrand: Option<Key128>,
+    pub srand: Option<Key128>,
+}
+
+impl LegacyExchange {
+    /// A check of a TK candidate against a confirm value and its random, when
+    /// the capture has a matching pair and both addresses.
+    pub fn confirm_check(&self) -> Option<impl Fn(&Key128) -> bool + use<>> {
+        let ((ia, ia_random), (ra, ra_random)) = (self.initiator?, self.responder?);
+        let (confirm, random) = match (self.mconfirm, self.mrand, self.sconfirm, self.srand) {
+            (Some(c), Some(r), _, _) | (_, _, Some(c), Some(r)) => (c, r),
+            _ => return None,
+        };
+        let (p1, p2) = c1_padding(
+            &self.preq,
+            &self.pres,
+            u8::from(ia_random),
+            u8::from(ra_random),
+            &ia,
+            &ra,
+        );
+        Some(move |tk: &Key128| c1_with_padding(tk, &random, &p1, &p2) == confirm)
+    }
+
+    /// STK = s1(TK, Srand, Mrand), once both randoms are known.
+    pub fn stk(&self, tk: &Key128) -> Option<Key128> {
+        Some(s1(tk, &self.srand?, &self.mrand?))
+    }
+}
+
+/// One passkey-entry round as captured: commitments and nonces of both sides.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PasskeyRound {
+    pub ca: Option<Key128>,
+    pub cb: Option<Key128>,
+    pub na: Option<Key128>,
+    pub nb: Option<Key128>,
+}
+
+/// The bit each side committed to in one round, where its nonce was revealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoundBits {
+    pub initiator: Option<u8>,
+    pub responder: Option<u8>,
+}
+
+/// Cai = f4(PKax, PKbx, Nai, 0x80|ri) and Cbi = f4(PKbx, PKax, Nbi, 0x80|ri):
+/// two f4 trials per side reveal ri (Vol 3 Part H §2.3.5.6.3).
+pub fn round_bits(pka_x: &[u8; 32], pkb_x: &[u8; 32], round: &PasskeyRound) -> RoundBits {
+    let bit = |u: &[u8; 32], v: &[u8; 32], c: Option<Key128>, n: Option<Key128>| {
+        let (c, n) = (c?, n?);
+        (0..=1u8).find(|&b| f4(u, v, &n, 0x80 | b) == c)
+    };
+    RoundBits {
+        initiator: bit(pka_x, pkb_x, round.ca, round.na),
+        responder: bit(pkb_x, pka_x, round.cb, round.nb),
+    }
+}
+
+/// Low-order passkey bits known to an observer, and how many passkeys fit them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownBits {
+    pub count: u32,
+    pub value: u32,
+}
+
+impl KnownBits {
+    pub fn candidates(&self) -> u32 {
+        let step = 1u32 << self.count.min(20);
+        if self.value >= PASSKEY_COUNT {
+            return 0;
+        }
+        (PASSKEY_COUNT - 1 - self.value) / step + 1
+    }
+}
