@@ -443,6 +443,10 @@ impl Channel {
         self.seal(FrameType::Control, &close[..len])?;
         self.closed = true;
         self.session = None;
+        self.events.push(Event::Closed {
+            by_peer: false,
+            reason,
+        });
         Ok(())
     }
 }

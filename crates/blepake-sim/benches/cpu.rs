@@ -1,7 +1,7 @@
 //! CPU cost of a handshake on each side, without and with the key
 //! derivation, and what the derivation costs a brute-force attacker.
 //!
-//! `cargo bench -p blepake --features kdf --bench cpu`
+//! `cargo bench -p blepake-sim --bench cpu`
 //!
 //! Prints medians of wall-clock time on this machine; the device figures
 //! are for this CPU, not a Cortex-M4.
@@ -12,31 +12,11 @@ use std::time::{Duration, Instant as Clock};
 use blepake::spake2plus::ProverSecrets;
 use blepake::{
     Device, DeviceId, DevicePolicy, DeviceRecord, Event, HostConfig, HostConnection, Instant,
-    KdfParams, SetupCode, SetupInfo, Slot, Storage,
+    KdfParams, SetupCode, SetupInfo,
 };
+use blepake_sim::storage::MemoryStorage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-
-#[derive(Default)]
-struct NullStorage(std::collections::HashMap<Slot, Vec<u8>>);
-
-impl Storage for NullStorage {
-    type Error = ();
-    fn read(&mut self, slot: Slot, buf: &mut [u8]) -> Result<Option<usize>, ()> {
-        Ok(self.0.get(&slot).map(|v| {
-            buf[..v.len()].copy_from_slice(v);
-            v.len()
-        }))
-    }
-    fn write(&mut self, slot: Slot, value: &[u8]) -> Result<(), ()> {
-        self.0.insert(slot, value.to_vec());
-        Ok(())
-    }
-    fn erase(&mut self, slot: Slot) -> Result<(), ()> {
-        self.0.remove(&slot);
-        Ok(())
-    }
-}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -68,7 +48,7 @@ struct Timings {
     device: Duration,
 }
 
-type TestDevice = Device<NullStorage, ChaCha20Rng>;
+type TestDevice = Device<MemoryStorage, ChaCha20Rng>;
 
 /// Runs a handshake to completion, timing each side's calls separately.
 fn handshake(
@@ -113,7 +93,7 @@ fn pair_then_resume(
     let mut device = Device::new(
         record.clone(),
         DevicePolicy::default(),
-        NullStorage::default(),
+        MemoryStorage::default(),
         rng.clone(),
         now,
     );

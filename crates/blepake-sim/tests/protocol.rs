@@ -1,6 +1,6 @@
 //! Host and device against each other through the public API.
 
-mod common;
+mod pipe;
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use blepake::{
     Alert, Bond, DevicePolicy, Error, Event, HostConfig, HostConnection, Instant, MAX_MESSAGE_LEN,
     Mode, ProtocolViolation, SendError,
 };
-use common::*;
+use pipe::*;
 
 const T0: Instant = Instant::from_millis(1_000);
 
@@ -241,7 +241,7 @@ fn backoff_doubles_beyond_the_free_attempts_and_survives_a_reboot() {
     // A reboot does not skip the wait: it restarts from boot.
     let storage = device.storage_mut().clone();
     let boot = now + Duration::from_secs(3_600);
-    let mut rebooted = common::device(policy, storage, boot);
+    let mut rebooted = pipe::device(policy, storage, boot);
     assert_eq!(rebooted.attempts().failures, 4);
     let refused = attempt(&mut rebooted, boot + Duration::from_millis(2_000));
     assert_eq!(
@@ -407,7 +407,7 @@ fn replayed_and_altered_records_are_never_delivered() {
 
     // Alteration of a fresh record, each bit position in turn.
     for bit in 0..record.len() * 8 {
-        let mut device = common::device(DevicePolicy::default(), MemoryStorage::default(), T0);
+        let mut device = pipe::device(DevicePolicy::default(), MemoryStorage::default(), T0);
         let mut pipe = pair_with(&mut device, 1, 1, T0, HostConfig::default(), 247);
         pipe.host.send(b"pay 1").unwrap();
         let mut value = [0; 244];

@@ -1,10 +1,11 @@
 //! A power cut, a failed write or a torn write at any point never gives a
 //! guesser an extra guess.
 
-mod common;
+mod pipe;
 
 use blepake::{DevicePolicy, Instant};
-use common::*;
+use blepake_sim::storage::WriteFault;
+use pipe::*;
 
 const T0: Instant = Instant::from_millis(0);
 const MAX_FAILURES: u16 = 4;
@@ -27,22 +28,19 @@ fn answered(pipe: &Pipe) -> bool {
 }
 
 /// A guesser's campaign of `rounds` wrong-code pairings, with the storage
-/// faulting as `storage.fault_at` says. After a faulted write the power
+/// faulting as `storage` was set up to. After a faulted write the power
 /// fails: the device reboots from what storage holds. Returns the guesses
 /// the campaign got and the device at the end.
 fn campaign(mut storage: MemoryStorage, rounds: u64) -> (u16, TestDevice) {
     let mut device = device(policy(), storage.clone(), T0);
     let mut guesses = 0;
     for round in 0..rounds {
-        let writes_before = device.storage_mut().writes;
+        let faulted_before = device.storage_mut().faulted();
         let pipe = pair(&mut device, 9, round, T0);
         guesses += u16::from(answered(&pipe));
         storage = device.storage_mut().clone();
-        let faulted = storage
-            .fault_at
-            .is_some_and(|(at, _)| (writes_before..storage.writes).contains(&at));
-        if faulted {
-            device = common::device(policy(), storage.clone(), T0);
+        if storage.faulted() && !faulted_before {
+            device = pipe::device(policy(), storage.clone(), T0);
         }
     }
     (guesses, device)
@@ -55,7 +53,7 @@ fn no_fault_gives_exactly_the_limit() {
     assert!(device.attempts().locked);
     // And a reboot remembers.
     let storage = device.storage_mut().clone();
-    assert!(common::device(policy(), storage, T0).attempts().locked);
+    assert!(pipe::device(policy(), storage, T0).attempts().locked);
 }
 
 #[test]
@@ -66,10 +64,7 @@ fn a_fault_at_any_write_never_yields_an_extra_guess() {
     let mut cases = 0;
     for fault in faults {
         for at in 0..usize::from(MAX_FAILURES) + 2 {
-            let storage = MemoryStorage {
-                fault_at: Some((at, fault)),
-                ..MemoryStorage::default()
-            };
+            let storage = MemoryStorage::faulting(at, fault);
             let (guesses, device) = campaign(storage, 12);
             assert!(
                 guesses <= MAX_FAILURES,
@@ -87,15 +82,12 @@ fn a_torn_reset_after_success_fails_closed() {
     // Write 0 counts the attempt; write 1 clears it after the right code.
     // Tear the clearing write and cut the power.
     for keep in 0..7 {
-        let storage = MemoryStorage {
-            fault_at: Some((1, WriteFault::Tear(keep))),
-            ..MemoryStorage::default()
-        };
+        let storage = MemoryStorage::faulting(1, WriteFault::Tear(keep));
         let mut device = device(policy(), storage, T0);
         let pipe = pair(&mut device, 1, 1, T0);
         assert!(pipe.host.is_open(), "the pairing itself succeeded");
         let storage = device.storage_mut().clone();
-        let mut rebooted = common::device(policy(), storage, T0);
+        let mut rebooted = pipe::device(policy(), storage, T0);
         let status = rebooted.attempts();
         // A torn value never reads back: the damage reads as exhausted.
         assert!(status.locked, "keep {keep}: {status:?}");
@@ -106,10 +98,7 @@ fn a_torn_reset_after_success_fails_closed() {
 
 #[test]
 fn a_failed_count_write_sends_nothing_a_guesser_can_use() {
-    let storage = MemoryStorage {
-        fault_at: Some((0, WriteFault::Fail)),
-        ..MemoryStorage::default()
-    };
+    let storage = MemoryStorage::faulting(0, WriteFault::Fail);
     let mut device = device(policy(), storage, T0);
     let pipe = pair(&mut device, 9, 1, T0);
     assert!(!answered(&pipe));

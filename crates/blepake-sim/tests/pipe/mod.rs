@@ -1,72 +1,16 @@
-//! A harness for protocol tests: storage with injectable faults, and a
-//! lossless pipe that moves bytes between a host and a device in ATT-sized
-//! values.
+//! A harness for protocol tests: a lossless pipe that moves bytes between
+//! a host and a device in ATT-sized values, flight by flight, without
+//! timing (the driver over a simulated link adds that).
 
 #![allow(dead_code)] // each test file uses part of the harness
 
-use std::collections::HashMap;
-
 use blepake::{
     Device, DeviceConnection, DeviceId, DevicePolicy, DeviceRecord, Event, HostConfig,
-    HostConnection, Instant, KdfParams, MAX_MESSAGE_LEN, SetupInfo, Slot, Storage,
-    spake2plus::ProverSecrets,
+    HostConnection, Instant, KdfParams, MAX_MESSAGE_LEN, SetupInfo, spake2plus::ProverSecrets,
 };
+pub use blepake_sim::storage::MemoryStorage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-
-/// What the next write does instead of succeeding.
-#[derive(Clone, Copy, Debug)]
-pub enum WriteFault {
-    /// The write fails and the slot keeps its old value.
-    Fail,
-    /// The write fails after storing only the first `n` bytes.
-    Tear(usize),
-}
-
-#[derive(Default, Clone)]
-pub struct MemoryStorage {
-    pub slots: HashMap<Slot, Vec<u8>>,
-    pub writes: usize,
-    /// Fault the write with this index (counting from 0).
-    pub fault_at: Option<(usize, WriteFault)>,
-}
-
-#[derive(Debug)]
-pub struct StorageFault;
-
-impl Storage for MemoryStorage {
-    type Error = StorageFault;
-
-    fn read(&mut self, slot: Slot, buf: &mut [u8]) -> Result<Option<usize>, StorageFault> {
-        Ok(self.slots.get(&slot).map(|value| {
-            buf[..value.len()].copy_from_slice(value);
-            value.len()
-        }))
-    }
-
-    fn write(&mut self, slot: Slot, value: &[u8]) -> Result<(), StorageFault> {
-        let index = self.writes;
-        self.writes += 1;
-        match self.fault_at {
-            Some((at, fault)) if at == index => {
-                if let WriteFault::Tear(n) = fault {
-                    self.slots
-                        .insert(slot, value[..n.min(value.len())].to_vec());
-                }
-                Err(StorageFault)
-            }
-            _ => {
-                self.slots.insert(slot, value.to_vec());
-                Ok(())
-            }
-        }
-    }
-
-    fn erase(&mut self, slot: Slot) -> Result<(), StorageFault> {
-        self.slots.remove(&slot);
-        Ok(())
-    }
-}
 
 pub type TestDevice = Device<MemoryStorage, ChaCha20Rng>;
 
