@@ -155,6 +155,8 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             Some(clock) => self.clock.unwrap(clock),
             None => frame.timestamp_ns / 1000,
         };
+        // Timeouts on a sniffed link run on the sniffer's clock when it has one.
+        let time_ns = time_us.saturating_mul(1000);
         if packet.crc_valid == Some(false) {
             self.stats.crc_errors += 1;
             return;
@@ -175,7 +177,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             // A connection that started before the capture: no CONNECT_IND, no CRC init.
             self.stats.unknown_access_address += 1;
             let id = self.conns.len();
-            let mut conn = Conn::new(id, Source::Radio, frame.number, frame.timestamp_ns);
+            let mut conn = Conn::new(id, Source::Radio, frame.number, time_ns);
             conn.access_address = Some(aa);
             self.conns.push(conn);
             self.links
@@ -198,12 +200,12 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             return;
         };
         let conn = &mut self.conns[link.conn];
-        conn.touch(frame.number, frame.timestamp_ns);
+        conn.touch(frame.number, time_ns);
         if link.is_retransmission(guessed, packet.pdu[0], payload) {
             self.stats.retransmissions += 1;
             return;
         }
-        link.check_procedure_timeouts(conn, frame.timestamp_ns, &mut self.findings);
+        link.check_procedure_timeouts(conn, time_ns, &mut self.findings);
         if payload.is_empty() {
             return;
         }
@@ -254,7 +256,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                         &pdu,
                         direction,
                         frame.number,
-                        frame.timestamp_ns,
+                        time_ns,
                         &mut self.findings,
                     );
                     pdu.name().to_string()
@@ -270,7 +272,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                 ) {
                     Some(sdu) => {
                         learn_ltk(&sdu, &mut self.learned_ltks);
-                        conn.on_sdu(direction, &sdu, frame.timestamp_ns, &mut self.findings);
+                        conn.on_sdu(direction, &sdu, time_ns, &mut self.findings);
                         describe_sdu(&sdu)
                     }
                     None => "L2CAP fragment".to_string(),
@@ -297,7 +299,12 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         match pdu {
             AdvPdu::ConnectInd(ind) => {
                 let id = self.conns.len();
-                let mut conn = Conn::new(id, Source::Radio, frame.number, frame.timestamp_ns);
+                let mut conn = Conn::new(
+                    id,
+                    Source::Radio,
+                    frame.number,
+                    time_us.saturating_mul(1000),
+                );
                 conn.access_address = Some(ind.access_address);
                 conn.central = Some(ind.initiator);
                 conn.peripheral = Some(ind.advertiser);

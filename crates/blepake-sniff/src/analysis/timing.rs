@@ -55,8 +55,14 @@ impl EventClock {
         }
     }
 
-    /// A connection update or PHY/channel map change takes effect at `instant`.
+    /// A connection update takes effect at `instant`. One whose instant has
+    /// already passed cannot take effect, and the clock keeps the old interval.
     pub fn schedule_update(&mut self, instant: u16, interval_units: u16, win_offset_units: u16) {
+        if let Some(current) = self.current_event()
+            && instant.wrapping_sub(current) >= 32767
+        {
+            return;
+        }
         self.pending = Some(PendingUpdate {
             instant,
             interval_us: i64::from(interval_units) * 1250,
@@ -108,7 +114,9 @@ impl EventClock {
         let Some(update) = self.pending else {
             return event;
         };
-        let instant = self.unwrap_near(update.instant, anchor.event);
+        let instant = self
+            .unwrap_near(update.instant, anchor.event)
+            .max(anchor.event);
         if event < instant {
             return event;
         }
