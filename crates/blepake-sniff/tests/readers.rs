@@ -460,3 +460,21 @@ fn h4_without_direction_header_still_gives_connections() {
     // Commands travel down whatever the log says: the STK given to the controller is seen.
     assert_eq!(conn.encryption.key_source.as_deref(), Some("hci"));
 }
+
+#[test]
+fn pcapng_block_shorter_than_its_header_is_an_error_not_a_panic() {
+    // Found by the capture fuzz target: a Process Information Block announcing 6 octets
+    // made pcap-parser subtract past zero. The section and interface blocks are
+    // le_secure_connections.pcapng's first 92 octets.
+    let mut bytes = data("crackle/le_secure_connections.pcapng")[..92].to_vec();
+    bytes.extend_from_slice(&[0x01, 0x00, 0x00, 0x80, 0x06, 0x00, 0x00, 0x00, 0, 0, 0, 0]);
+    let frames: Vec<_> = CaptureReader::new(&bytes).unwrap().collect();
+    assert_eq!(frames.len(), 1);
+    let error = frames[0].as_ref().unwrap_err();
+    assert_eq!(error.offset, 92);
+    assert!(
+        error.message.contains("block length 6"),
+        "{}",
+        error.message
+    );
+}

@@ -25,7 +25,6 @@ impl Style {
         match severity {
             Severity::Error => self.paint("1;31", "ERROR"),
             Severity::Warning => self.paint("1;33", "WARN "),
-            Severity::Info => self.paint("36", "INFO "),
         }
     }
 }
@@ -130,10 +129,9 @@ pub fn report(report: &Report, style: &Style) -> String {
     };
     let _ = writeln!(
         out,
-        "\n{} error(s), {} warning(s), {} note(s) in {} connection(s)",
+        "\n{} error(s), {} warning(s) in {} connection(s)",
         count(Severity::Error),
         count(Severity::Warning),
-        count(Severity::Info),
         report.connections.len()
     );
     out
@@ -194,16 +192,21 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
         }
     }
     let e = &conn.encryption;
-    if e.started || e.encrypted_pdus > 0 {
-        let key = match (&e.key, &e.key_source) {
-            (Some(key), Some(source)) => format!(", key {key} from {source}"),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "  encryption  {} encrypted PDUs, {} decrypted{key}",
+    let mut encryption = Vec::new();
+    if e.started {
+        encryption.push("started".to_string());
+    }
+    if conn.source == Source::Radio && e.encrypted_pdus > 0 {
+        encryption.push(format!(
+            "{} encrypted PDUs, {} decrypted",
             e.encrypted_pdus, e.decrypted_pdus
-        );
+        ));
+    }
+    if let (Some(key), Some(source)) = (&e.key, &e.key_source) {
+        encryption.push(format!("key {key} ({source})"));
+    }
+    if !encryption.is_empty() {
+        let _ = writeln!(out, "  encryption  {}", encryption.join(", "));
     }
     for p in &conn.pairings {
         pairing(out, p, style);

@@ -156,6 +156,9 @@ impl<'a> Iterator for PcapngReader<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.rest.is_empty() && !self.failed {
             let offset = self.bytes_read();
+            if let Err(message) = check_block_length(self.rest, self.big_endian) {
+                return self.fail(offset, message);
+            }
             let parsed = if self.big_endian {
                 parse_block_be(self.rest)
             } else {
@@ -224,6 +227,41 @@ impl<'a> Iterator for PcapngReader<'a> {
             }));
         }
         None
+    }
+}
+
+const SECTION_HEADER_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// The generic block frame: a total length of at least 12 octets, a multiple of
+/// 4, inside the file and repeated at the end. Checked here because pcap-parser
+/// trusts it in some block parsers (a length under 12 overflows there).
+fn check_block_length(rest: &[u8], big_endian: bool) -> Result<(), String> {
+    let word = |at: usize| -> Option<u32> {
+        let bytes: [u8; 4] = rest.get(at..at + 4)?.try_into().ok()?;
+        Some(if big_endian {
+            u32::from_be_bytes(bytes)
+        } else {
+            u32::from_le_bytes(bytes)
+        })
+    };
+    if rest.get(..4) == Some(&SECTION_HEADER_TYPE[..]) {
+        // Its byte order is its own; pcap-parser checks it.
+        return Ok(());
+    }
+    let Some(length) = word(4) else {
+        return Err("pcapng block header is truncated (the file ends inside it)".into());
+    };
+    if length < 12 || length % 4 != 0 {
+        return Err(format!("pcapng block length {length} is invalid"));
+    }
+    match word(length as usize - 4) {
+        None => Err(format!(
+            "pcapng block of {length} octets is truncated (the file ends inside it)"
+        )),
+        Some(trailer) if trailer != length => Err(format!(
+            "pcapng block length {length} does not match its trailing copy {trailer}"
+        )),
+        Some(_) => Ok(()),
     }
 }
 

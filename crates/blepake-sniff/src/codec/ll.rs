@@ -12,7 +12,7 @@ pub const ADVERTISING_CRC_INIT: u32 = 0x55_5555;
 /// A device address, most-significant octet first as it is written for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Address {
-    #[serde(serialize_with = "serialize_address")]
+    #[serde(rename = "address", serialize_with = "serialize_address")]
     pub bytes: [u8; 6],
     pub random: bool,
 }
