@@ -6,7 +6,7 @@
 mod render;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use blepake_sniff::analysis::findings::Severity;
@@ -56,83 +56,98 @@ pub struct CrackArgs {
 }
 
 pub fn sniff(args: SniffArgs) -> ExitCode {
-    let options = |ltks| Options {
-        ltks,
+    let options = Options {
+        ltks: Vec::new(),
         brute_force: !args.no_crack,
     };
-    run(
+    emit(run(
         &args.file,
         &args.ltks,
         options,
         args.json,
         args.color,
         render::report,
-    )
+    ))
 }
 
 pub fn crack(args: CrackArgs) -> ExitCode {
-    let options = |ltks| Options {
-        ltks,
+    let options = Options {
+        ltks: Vec::new(),
         brute_force: true,
     };
-    run(
+    emit(run(
         &args.file,
         &args.ltks,
         options,
         args.json,
         args.color,
         render::keys,
-    )
+    ))
 }
 
 const EXIT_ERROR_FINDINGS: u8 = 1;
 const EXIT_UNREADABLE: u8 = 2;
 
+/// What a command produced: its exit status and either its output or an error message.
+struct Outcome {
+    status: u8,
+    output: Result<String, String>,
+}
+
+impl Outcome {
+    fn failed(message: String) -> Outcome {
+        Outcome {
+            status: EXIT_UNREADABLE,
+            output: Err(message),
+        }
+    }
+}
+
+fn emit(outcome: Outcome) -> ExitCode {
+    match outcome.output {
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Ok(text) => drop(std::io::stdout().lock().write_all(text.as_bytes())),
+        Err(message) => eprintln!("blepake: {message}"),
+    }
+    ExitCode::from(outcome.status)
+}
+
 fn run(
-    file: &PathBuf,
+    file: &Path,
     ltk_args: &[String],
-    options: impl FnOnce(Vec<[u8; 16]>) -> Options,
+    mut options: Options,
     json: bool,
     color: ColorChoice,
     render: fn(&Report, &render::Style) -> String,
-) -> ExitCode {
-    let mut ltks = Vec::new();
+) -> Outcome {
     for text in ltk_args {
         match parse_hex::<16>(text) {
-            Some(key) => ltks.push(key),
+            Some(key) => options.ltks.push(key),
             None => {
-                eprintln!("blepake: --ltk {text}: expected 32 hexadecimal digits");
-                return ExitCode::from(EXIT_UNREADABLE);
+                return Outcome::failed(format!("--ltk {text}: expected 32 hexadecimal digits"));
             }
         }
     }
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
-        Err(e) => {
-            eprintln!("blepake: {}: {e}", file.display());
-            return ExitCode::from(EXIT_UNREADABLE);
-        }
+        Err(e) => return Outcome::failed(format!("{}: {e}", file.display())),
     };
     let mut bars = Bars::new(bytes.len() as u64);
-    let report = match analyse(&bytes, &options(ltks), &mut |p| bars.update(p)) {
+    let analysed = analyse(&bytes, &options, &mut |p| bars.update(p));
+    bars.finish();
+    let report = match analysed {
         Ok(report) => report,
         Err(e) => {
-            bars.finish();
-            eprintln!(
-                "blepake: {}: not a capture this tool reads ({e})",
+            return Outcome::failed(format!(
+                "{}: not a capture this tool reads ({e})",
                 file.display()
-            );
-            return ExitCode::from(EXIT_UNREADABLE);
+            ));
         }
     };
-    bars.finish();
-    let text = if json {
+    let output = if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => text + "\n",
-            Err(e) => {
-                eprintln!("blepake: cannot write JSON: {e}");
-                return ExitCode::from(EXIT_UNREADABLE);
-            }
+            Err(e) => return Outcome::failed(format!("cannot write JSON: {e}")),
         }
     } else {
         let colour = match color {
@@ -142,12 +157,14 @@ fn run(
         };
         render(&report, &render::Style { colour })
     };
-    // A closed pipe (`| head`) is not an error worth reporting.
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    if report.worst_severity() == Some(Severity::Error) {
-        ExitCode::from(EXIT_ERROR_FINDINGS)
+    let status = if report.worst_severity() == Some(Severity::Error) {
+        EXIT_ERROR_FINDINGS
     } else {
-        ExitCode::SUCCESS
+        0
+    };
+    Outcome {
+        status,
+        output: Ok(output),
     }
 }
 
@@ -219,4 +236,142 @@ fn new_bar(length: u64, template: &str) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capture(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../blepake-sniff/tests/data")
+            .join(path)
+    }
+
+    fn sniff_of(path: &str, json: bool, color: ColorChoice) -> Outcome {
+        run(
+            &capture(path),
+            &[],
+            Options {
+                ltks: Vec::new(),
+                brute_force: true,
+            },
+            json,
+            color,
+            render::report,
+        )
+    }
+
+    #[test]
+    fn exit_status_says_whether_errors_were_found() {
+        // A failed pairing is an error; Just Works over LE Secure Connections only a warning.
+        assert_eq!(
+            sniff_of(
+                "bumble/bumble_lesc_passkey_654321_wrong_bit5.btsnoop",
+                false,
+                ColorChoice::Never
+            )
+            .status,
+            1
+        );
+        assert_eq!(
+            sniff_of(
+                "crackle/le_secure_connections.pcapng",
+                false,
+                ColorChoice::Never
+            )
+            .status,
+            0
+        );
+        let missing = sniff_of("no/such/file.pcap", false, ColorChoice::Never);
+        assert_eq!(missing.status, 2);
+        assert!(missing.output.is_err());
+        let not_a_capture = sniff_of("README.md", false, ColorChoice::Never);
+        assert_eq!(not_a_capture.status, 2);
+        assert!(not_a_capture.output.unwrap_err().contains("not a capture"));
+    }
+
+    #[test]
+    fn report_names_the_connection_pairing_and_findings_without_colour() {
+        let text = sniff_of(
+            "bumble/bumble_lesc_passkey_654321_wrong_bit5.pcap",
+            false,
+            ColorChoice::Never,
+        )
+        .output
+        .unwrap();
+        assert!(!text.contains('\x1b'));
+        for expected in [
+            "Connection 0: HCI handle 0x0001",
+            "central     f0:f0:f0:f0:f0:f0 (random)",
+            "interval 15.00 ms, latency 0, supervision timeout 720 ms",
+            "LE Secure Connections passkey entry, failed",
+            "learned the low 6 bits of the responder (peripheral)'s passkey: 110001",
+            "ERROR smp.pairing_failed (packets 77)",
+            "spec: Core Vol 3 Part H §3.5.5",
+            "1 error(s), 1 warning(s) in 1 connection(s)",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        let coloured = sniff_of(
+            "bumble/bumble_lesc_passkey_654321_wrong_bit5.pcap",
+            false,
+            ColorChoice::Always,
+        )
+        .output
+        .unwrap();
+        assert!(coloured.contains("\x1b[1;31mERROR\x1b[0m"));
+    }
+
+    #[test]
+    fn json_output_is_the_report() {
+        let text = sniff_of("crackle/numeric_pin.pcap", true, ColorChoice::Always)
+            .output
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["format"], "pcap");
+        assert_eq!(value["connections"][0]["pairings"][0]["tk"], "461140");
+        assert_eq!(
+            value["connections"][0]["central"]["address"],
+            "5c:f3:70:73:3e:f4"
+        );
+        assert!(
+            value["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "smp.keys_recovered")
+        );
+    }
+
+    #[test]
+    fn crack_lists_keys_and_decrypted_pdus_and_takes_an_ltk() {
+        let path = capture("crackle/known_ltk.pcap");
+        let options = Options {
+            ltks: Vec::new(),
+            brute_force: true,
+        };
+        let ltk = ["7f62c053f104a5bbe68b1d896a2ed49c".to_string()];
+        let text = run(
+            &path,
+            &ltk,
+            options.clone(),
+            false,
+            ColorChoice::Never,
+            render::keys,
+        )
+        .output
+        .unwrap();
+        assert!(text.contains("decrypted 7 of 7 encrypted PDUs"), "{text}");
+        assert!(text.contains("ATT_READ_BY_TYPE_RSP"), "{text}");
+        let bad = run(
+            &path,
+            &["12".to_string()],
+            options,
+            false,
+            ColorChoice::Never,
+            render::keys,
+        );
+        assert_eq!(bad.status, 2);
+    }
 }
