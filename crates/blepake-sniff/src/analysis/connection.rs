@@ -73,13 +73,6 @@ pub struct Conn {
     reassembly: [Reassembler; 2],
 }
 
-fn side(direction: Direction) -> usize {
-    match direction {
-        Direction::CentralToPeripheral => 0,
-        Direction::PeripheralToCentral => 1,
-    }
-}
-
 impl Conn {
     pub fn new(id: usize, source: Source, packet: u64, time_ns: i64) -> Conn {
         Conn {
@@ -167,7 +160,7 @@ impl Conn {
         fragment: &[u8],
         packet: u64,
     ) -> Option<Sdu> {
-        self.reassembly[side(direction)]
+        self.reassembly[direction.index()]
             .push(start, fragment, packet)
             .ok()
             .flatten()

@@ -362,13 +362,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             let responder = conn.peripheral;
             let controller_keys = conn.controller_keys.clone();
             for log in &mut conn.pairings {
-                let progress = &mut *self.progress;
-                let mut report_progress = |done| {
-                    progress(Progress::BruteForce {
-                        done,
-                        total: u64::from(crate::crack::PASSKEY_COUNT),
-                    })
-                };
+                let mut report_progress = brute_force_progress(&mut *self.progress);
                 log.crack(&mut CrackContext {
                     initiator,
                     responder,
@@ -424,12 +418,7 @@ fn key_candidates(
     let (initiator, responder) = (conn.central, conn.peripheral);
     if let Some(log) = conn.pairings.last_mut().filter(|log| log.failed.is_none()) {
         let check = |stk: &Key128| link.key_opens(stk, direction, header, sealed);
-        let mut report_progress = |done| {
-            progress(Progress::BruteForce {
-                done,
-                total: u64::from(crate::crack::PASSKEY_COUNT),
-            })
-        };
+        let mut report_progress = brute_force_progress(progress);
         let recovered = log.crack(&mut CrackContext {
             initiator,
             responder,
@@ -482,5 +471,15 @@ fn sender_by_content(llid: Llid, plaintext: &[u8]) -> Option<Direction> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// Forwards a TK search's count of candidates tried as [`Progress::BruteForce`].
+fn brute_force_progress(progress: &mut dyn FnMut(Progress)) -> impl FnMut(u64) + '_ {
+    |done| {
+        progress(Progress::BruteForce {
+            done,
+            total: u64::from(crate::crack::PASSKEY_COUNT),
+        })
     }
 }

@@ -15,13 +15,6 @@ const PROCEDURE_TIMEOUT_NS: i64 = 40_000_000_000;
 /// How many missed packets the decryptor looks past when the MIC fails.
 const COUNTER_WINDOW: u64 = 8;
 
-fn side(direction: Direction) -> usize {
-    match direction {
-        Direction::CentralToPeripheral => 0,
-        Direction::PeripheralToCentral => 1,
-    }
-}
-
 fn who(direction: Direction) -> &'static str {
     match direction {
         Direction::CentralToPeripheral => "central",
@@ -117,7 +110,7 @@ impl Session {
     /// Decrypts with the expected counter or one a few packets later (the sniffer
     /// may have missed some), advancing the counter on success.
     fn open(&mut self, direction: Direction, header: u8, sealed: &[u8]) -> Option<Vec<u8>> {
-        let next = self.next_counter[side(direction)];
+        let next = self.next_counter[direction.index()];
         (next..next + COUNTER_WINDOW).find_map(|counter| {
             let plaintext = ll_decrypt(
                 &self.key,
@@ -127,7 +120,7 @@ impl Session {
                 header,
                 sealed,
             )?;
-            self.next_counter[side(direction)] = counter + 1;
+            self.next_counter[direction.index()] = counter + 1;
             Some(plaintext)
         })
     }
@@ -175,7 +168,7 @@ impl RadioLink {
     /// True when this PDU repeats the last one sent in this direction.
     pub fn is_retransmission(&mut self, direction: Direction, header: u8, payload: &[u8]) -> bool {
         let sn_and_llid = header & 0x0b;
-        let slot = &mut self.last_pdu[side(direction)];
+        let slot = &mut self.last_pdu[direction.index()];
         if slot
             .as_ref()
             .is_some_and(|(h, p)| *h == sn_and_llid && p == payload)
@@ -280,7 +273,7 @@ impl RadioLink {
         self.open
             .retain(|p| p.by == direction || !answers(p.opcode, pdu));
         if is_request(opcode)
-            && !(opcode == 0x0c && self.version_sent[side(direction.reverse())].is_some())
+            && !(opcode == 0x0c && self.version_sent[direction.reverse().index()].is_some())
         {
             self.open.push(OpenProcedure {
                 opcode,
@@ -368,7 +361,7 @@ impl RadioLink {
                 company,
                 subversion,
             } => {
-                if let Some(first) = self.version_sent[side(direction)] {
+                if let Some(first) = self.version_sent[direction.index()] {
                     findings.push(Finding::new(
                         Kind::VersionIndRepeated,
                         Some(conn.id),
@@ -379,7 +372,7 @@ impl RadioLink {
                         ),
                     ));
                 } else {
-                    self.version_sent[side(direction)] = Some(packet);
+                    self.version_sent[direction.index()] = Some(packet);
                 }
                 *conn.versions.get_mut(direction) = Some(Version {
                     core: core_version_name(*version),
@@ -388,13 +381,13 @@ impl RadioLink {
                 });
             }
             ControlPdu::FeatureReq { features } | ControlPdu::PeripheralFeatureReq { features } => {
-                self.feature_request[side(direction)] = Some((*features, packet));
+                self.feature_request[direction.index()] = Some((*features, packet));
                 *conn.features.get_mut(direction) = Some(*features);
             }
             ControlPdu::FeatureRsp { features } => {
                 *conn.features.get_mut(direction) = Some(*features);
                 if let Some((requested, request_packet)) =
-                    self.feature_request[side(direction.reverse())]
+                    self.feature_request[direction.reverse().index()]
                 {
                     // Octet 0 of the response is the AND of both sides' octet 0.
                     let extra = features & 0xff & !requested;

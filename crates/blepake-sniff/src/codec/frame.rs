@@ -19,6 +19,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// 0 for the central's transmissions, 1 for the peripheral's: an index into per-side state.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::CentralToPeripheral => 0,
+            Direction::PeripheralToCentral => 1,
+        }
+    }
+
     pub fn reverse(self) -> Direction {
         match self {
             Direction::CentralToPeripheral => Direction::PeripheralToCentral,
