@@ -4,10 +4,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod provision;
+mod qr;
 mod sniff_cmd;
 
 #[derive(Parser)]
-#[command(name = "blepake", version, about = "Secure a BLE link with a static setup code, and diagnose BLE pairing")]
+#[command(
+    name = "blepake",
+    version,
+    about = "Secure a BLE link with a static setup code, and diagnose BLE pairing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +22,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Provision a simulated device, pair with it from its QR code, exchange
+    /// messages, refuse a guesser and reconnect with a bond
+    Demo(demo::DemoArgs),
+    /// Make setup codes, device records and QR labels for one device or a batch
+    Provision(provision::ProvisionArgs),
     /// Explain a BLE capture: connections, pairing, link-layer faults, recovered keys
     Sniff(sniff_cmd::SniffArgs),
     /// Recover passkeys, TKs and LTKs from a BLE capture
@@ -23,6 +35,8 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Demo(args) => demo::run(args),
+        Command::Provision(args) => provision::run(args),
         Command::Sniff(args) => sniff_cmd::sniff(args),
         Command::Crack(args) => sniff_cmd::crack(args),
     }

@@ -91,7 +91,12 @@ pub struct Driver<'d> {
     pub host_log: SideLog,
     /// What the device saw.
     pub device_log: SideLog,
+    /// Every value that crossed the link, in arrival order: when, from
+    /// which side, and its bytes.
+    pub values: Vec<(u64, Role, Vec<u8>)>,
     device: &'d mut SimDevice,
+    /// The connections' time at the link's time 0.
+    epoch: Instant,
     write: HostWrite,
     /// Time the device takes to prepare what it sends after an input.
     device_compute_us: u64,
@@ -112,10 +117,19 @@ impl<'d> Driver<'d> {
             conn,
             host_log: SideLog::default(),
             device_log: SideLog::default(),
+            values: Vec::new(),
             device,
+            epoch: Instant::from_millis(0),
             write,
             device_compute_us: 0,
         }
+    }
+
+    /// Starts the link's clock at `epoch` on the connections' clock, so that
+    /// several links to one device keep its time moving forward.
+    pub fn starting_at(mut self, epoch: Instant) -> Self {
+        self.epoch = epoch;
+        self
     }
 
     /// Models the device's CPU: what it sends in answer to an input leaves
@@ -170,8 +184,9 @@ impl<'d> Driver<'d> {
         self.run_until(limit_us, |_| false);
     }
 
-    fn now(&self, at_us: u64) -> Instant {
-        Instant::from_millis(at_us / 1000)
+    /// The connections' time at link time `at_us`.
+    pub fn now(&self, at_us: u64) -> Instant {
+        Instant::from_millis(self.epoch.as_millis() + at_us / 1000)
     }
 
     fn next_timeout_us(&self) -> Option<u64> {
@@ -179,7 +194,11 @@ impl<'d> Driver<'d> {
             .into_iter()
             .flatten()
             .min()
-            .map(|at| at.as_millis().saturating_mul(1000))
+            .map(|at| {
+                at.as_millis()
+                    .saturating_sub(self.epoch.as_millis())
+                    .saturating_mul(1000)
+            })
     }
 
     fn handle(&mut self, event: LinkEvent) {
@@ -191,6 +210,7 @@ impl<'d> Driver<'d> {
                 ..
             } => {
                 let now = self.now(at_us);
+                self.values.push((at_us, Role::Central, value.clone()));
                 for chunk in value.chunks(MAX_INPUT_LEN) {
                     let _ = self.conn.handle_input(self.device, chunk, now);
                     self.collect_at(at_us);
@@ -203,6 +223,7 @@ impl<'d> Driver<'d> {
                 ..
             } => {
                 let now = self.now(at_us);
+                self.values.push((at_us, Role::Peripheral, value.clone()));
                 for chunk in value.chunks(MAX_INPUT_LEN) {
                     let _ = self.host.handle_input(chunk, now);
                     self.collect_at(at_us);
@@ -247,12 +268,13 @@ impl<'d> Driver<'d> {
     /// Sends what the applications have queued and moves both
     /// connections' bytes onto the link.
     fn pump(&mut self) {
-        let (host_open, device_open) = (self.host.is_open(), self.conn.is_open());
-        send_outbox(&mut self.host_log, |m| self.host.send(m), host_open);
-        send_outbox(&mut self.device_log, |m| self.conn.send(m), device_open);
         let value_len = self.link.config().max_att_value();
         let mut value = vec![0; value_len];
+        // Messages are handed over as transmit room frees up, so that every
+        // value but the last is full.
         while self.link.can_send(Role::Central) {
+            let open = self.host.is_open();
+            send_outbox(&mut self.host_log, |m| self.host.send(m), open);
             let Some(n) = self.host.poll_transmit(&mut value) else {
                 break;
             };
@@ -264,6 +286,8 @@ impl<'d> Driver<'d> {
         }
         let ready_at = self.link.now_us() + self.device_compute_us;
         while self.link.can_send(Role::Peripheral) {
+            let open = self.conn.is_open();
+            send_outbox(&mut self.device_log, |m| self.conn.send(m), open);
             let Some(n) = self.conn.poll_transmit(&mut value) else {
                 break;
             };

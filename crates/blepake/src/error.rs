@@ -49,8 +49,8 @@ impl fmt::Display for Error {
             Self::AuthenticationFailed => {
                 f.write_str("authentication failed: wrong setup code, or altered messages")
             }
-            Self::Rejected(alert) => write!(f, "the peer rejected the handshake: {alert:?}"),
-            Self::Refused(alert) => write!(f, "refused the handshake: {alert:?}"),
+            Self::Rejected(alert) => write!(f, "the peer refused: {alert}"),
+            Self::Refused(alert) => write!(f, "refused the peer: {alert}"),
             Self::Timeout => f.write_str("the handshake timed out"),
             Self::Protocol(violation) => write!(f, "protocol violation: {violation}"),
             Self::BadRecord => f.write_str("a record failed authentication"),

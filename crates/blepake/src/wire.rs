@@ -497,6 +497,36 @@ impl Alert {
     }
 }
 
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuthenticationFailed => {
+                f.write_str("authentication failed (a wrong setup code?)")
+            }
+            Self::Unavailable { retry_after_secs } => {
+                write!(f, "busy or backing off: retry in {retry_after_secs} s")
+            }
+            Self::Locked => f.write_str(
+                "locked after too many failed pairings: reopen the device's pairing window",
+            ),
+            Self::UnsupportedVersion { supported_versions } => {
+                write!(
+                    f,
+                    "no common protocol version (versions bitmap {supported_versions:#04x})"
+                )
+            }
+            Self::UnknownDevice => f.write_str("a different device"),
+            Self::ResumeRejected => {
+                f.write_str("the device does not hold this bond: pair with the code")
+            }
+            Self::ProtocolError => f.write_str("protocol error"),
+            Self::Timeout => f.write_str("timed out"),
+            Self::Internal => f.write_str("internal failure (storage)"),
+            Self::Unknown(code) => write!(f, "alert {code}"),
+        }
+    }
+}
+
 /// The plaintext of a `Control` record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {

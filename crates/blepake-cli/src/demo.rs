@@ -1,0 +1,482 @@
+//! `blepake demo`: a device provisioned, paired from its QR code, messages
+//! exchanged, a guesser refused, and a bonded reconnect, all on a simulated
+//! BLE link, with a timeline of what went over the air.
+
+use std::process::ExitCode;
+use std::time::Instant as Clock;
+
+use blepake::wire::{FRAME_HEADER_LEN, FrameHeader, FrameType};
+use blepake::{
+    Device, DeviceId, DevicePolicy, DeviceRecord, Error, HostConfig, HostConnection, Instant,
+    KdfParams, SetupCode, SetupPayload,
+};
+use blepake_sim::driver::{Driver, HostWrite, SimDevice};
+use blepake_sim::storage::MemoryStorage;
+use blepake_sim::{DirectionStats, FaultPlan, Link, LinkConfig, Role};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use serde_json::{Value, json};
+
+use crate::qr;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// ATT MTU of the simulated link (23 to 517); above 23 the link uses 251-byte LL payloads
+    #[arg(long, default_value_t = 247, value_parser = clap::value_parser!(u16).range(23..=517))]
+    pub mtu: u16,
+    /// Connection interval, in units of 1.25 ms (6 to 3200)
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(6..=3200))]
+    pub interval_units: u64,
+    /// Seed for the simulation and every random choice: the same seed gives the same run
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the run as JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A link run long enough for any step.
+const LIMIT_US: u64 = 60_000_000;
+/// Sim time between steps, as a user would take.
+const PAUSE_MS: u64 = 2_000;
+const GUESSES: usize = 4;
+
+pub fn run(args: DemoArgs) -> ExitCode {
+    match Demo::new(&args).and_then(|demo| demo.play(&args)) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("blepake demo: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Demo {
+    link: LinkConfig,
+    rng: ChaCha20Rng,
+    /// The device's clock: it runs on across links.
+    clock: Instant,
+    quiet: bool,
+}
+
+/// One direction's bytes cut into frames, to name what each value completes.
+#[derive(Default)]
+struct FrameTracker {
+    header: Vec<u8>,
+    remaining: usize,
+    current: Option<FrameType>,
+}
+
+impl FrameTracker {
+    /// The names of the frames `value` completes.
+    fn feed(&mut self, value: &[u8]) -> Vec<&'static str> {
+        let mut done = Vec::new();
+        for &byte in value {
+            match self.current {
+                None => {
+                    self.header.push(byte);
+                    if self.header.len() == FRAME_HEADER_LEN {
+                        let header = FrameHeader::decode([self.header[0], self.header[1]]);
+                        self.header.clear();
+                        if let Ok(header) = header {
+                            self.current = Some(header.frame_type);
+                            self.remaining = header.body_len;
+                        }
+                    }
+                }
+                Some(_) => self.remaining -= 1,
+            }
+            if let Some(frame_type) = self.current.filter(|_| self.remaining == 0) {
+                done.push(frame_name(frame_type));
+                self.current = None;
+            }
+        }
+        done
+    }
+}
+
+fn frame_name(frame_type: FrameType) -> &'static str {
+    match frame_type {
+        FrameType::PairRequest => "PairRequest",
+        FrameType::PairResponse => "PairResponse",
+        FrameType::PairConfirm => "PairConfirm",
+        FrameType::ResumeRequest => "ResumeRequest",
+        FrameType::ResumeResponse => "ResumeResponse",
+        FrameType::ResumeFinish => "ResumeFinish",
+        FrameType::Alert => "Alert",
+        FrameType::ApplicationData => "record",
+        FrameType::Control => "control record",
+    }
+}
+
+/// Consecutive values one way: one line of the timeline.
+struct Flight {
+    at_us: u64,
+    from: Role,
+    values: usize,
+    bytes: usize,
+    frames: Vec<&'static str>,
+}
+
+fn flights(values: &[(u64, Role, Vec<u8>)]) -> Vec<Flight> {
+    let mut trackers = [FrameTracker::default(), FrameTracker::default()];
+    let mut flights: Vec<Flight> = Vec::new();
+    for (at_us, from, value) in values {
+        let tracker = &mut trackers[usize::from(*from == Role::Peripheral)];
+        let frames = tracker.feed(value);
+        match flights.last_mut() {
+            Some(flight) if flight.from == *from => {
+                flight.at_us = *at_us;
+                flight.values += 1;
+                flight.bytes += value.len();
+                flight.frames.extend(frames);
+            }
+            _ => flights.push(Flight {
+                at_us: *at_us,
+                from: *from,
+                values: 1,
+                bytes: value.len(),
+                frames,
+            }),
+        }
+    }
+    flights
+}
+
+/// What a step cost on the air.
+struct StepCost {
+    time_us: u64,
+    value_bytes: u64,
+    air_bytes: u64,
+}
+
+fn cost(before: &DirectionStats, after: &DirectionStats, time_us: u64) -> StepCost {
+    StepCost {
+        time_us,
+        value_bytes: after.value_bytes - before.value_bytes,
+        air_bytes: after.air_bytes - before.air_bytes,
+    }
+}
+
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn direction(from: Role) -> &'static str {
+    match from {
+        Role::Central => "host → device",
+        Role::Peripheral => "device → host",
+    }
+}
+
+impl Demo {
+    fn new(args: &DemoArgs) -> Result<Self, String> {
+        let link = LinkConfig {
+            att_mtu: args.mtu,
+            ll_payload: if args.mtu > 23 { 251 } else { 27 },
+            interval_us: args.interval_units * 1250,
+            ..LinkConfig::default()
+        };
+        link.validate()
+            .map_err(|e| format!("link parameters: {e}"))?;
+        Ok(Self {
+            link,
+            rng: ChaCha20Rng::seed_from_u64(args.seed),
+            clock: Instant::from_millis(0),
+            quiet: args.json,
+        })
+    }
+
+    fn say(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            println!("{}", text.as_ref());
+        }
+    }
+
+    fn new_link(&mut self) -> Link {
+        Link::new(self.link.clone(), FaultPlan::new(), self.rng.next_u64()).expect("validated")
+    }
+
+    /// Prints a link's flights and returns them as JSON.
+    fn timeline(&self, values: &[(u64, Role, Vec<u8>)], from_us: u64) -> Value {
+        let flights = flights(values);
+        let mut rows = Vec::new();
+        for flight in flights.iter().filter(|f| f.at_us >= from_us) {
+            let frames = if flight.frames.is_empty() {
+                "(part)".to_owned()
+            } else {
+                flight.frames.join(" + ")
+            };
+            self.say(format!(
+                "   {:>8.1} ms  {}  {:<36} {:>4} B in {} value{}",
+                ms(flight.at_us),
+                direction(flight.from),
+                frames,
+                flight.bytes,
+                flight.values,
+                if flight.values == 1 { "" } else { "s" }
+            ));
+            rows.push(json!({
+                "at_ms": ms(flight.at_us),
+                "from": if flight.from == Role::Central { "host" } else { "device" },
+                "frames": flight.frames,
+                "bytes": flight.bytes,
+                "values": flight.values,
+            }));
+        }
+        Value::Array(rows)
+    }
+
+    fn summarize(&self, step: &str, cost: &StepCost) -> Value {
+        self.say(format!(
+            "   {step}: {:.1} ms of link time, {} B of values, {} B on air",
+            ms(cost.time_us),
+            cost.value_bytes,
+            cost.air_bytes
+        ));
+        json!({ "time_ms": ms(cost.time_us), "value_bytes": cost.value_bytes, "air_bytes": cost.air_bytes })
+    }
+
+    fn play(mut self, args: &DemoArgs) -> Result<Value, String> {
+        self.say(format!(
+            "blepake demo: a device and a host on a simulated BLE link ({:.2} ms interval, ATT MTU {}, LL payload {}, seed {})\n",
+            ms(self.link.interval_us),
+            self.link.att_mtu,
+            self.link.ll_payload,
+            args.seed
+        ));
+
+        // 1. Provisioning.
+        let device_id = DeviceId::random(&mut self.rng);
+        let mut salt = [0; 16];
+        self.rng.fill_bytes(&mut salt);
+        let code = SetupCode::generate(&mut self.rng);
+        let kdf = KdfParams::recommended(salt);
+        let started = Clock::now();
+        let record = DeviceRecord::provision(&code, device_id, kdf).map_err(|e| e.to_string())?;
+        let provision_ms = started.elapsed().as_secs_f64() * 1e3;
+        let payload = SetupPayload {
+            info: record.setup_info(),
+            code: code.clone(),
+        }
+        .to_text();
+        self.say("1. Provisioning (at the factory)");
+        self.say(format!("   device id    {device_id}"));
+        self.say(format!(
+            "   setup code   {}   (8 digits and a check digit, for typing)",
+            code.manual()
+        ));
+        self.say(format!("   QR payload   {}", payload.as_str()));
+        self.say(qr::terminal(&qr::encode(payload.as_str())));
+        self.say(format!(
+            "   Argon2id (64 MiB, 3 passes) took {provision_ms:.0} ms here. The device keeps a {}-byte record:\n   w0, L = w1·P, w0·M, w0·N and the parameters. Never the code, never w1.\n",
+            DeviceRecord::LEN
+        ));
+        let mut device: SimDevice = Device::new(
+            record,
+            DevicePolicy::default(),
+            MemoryStorage::default(),
+            ChaCha20Rng::seed_from_u64(self.rng.next_u64()),
+            self.clock,
+        );
+
+        // 2. Pairing from the QR code, with the first message riding along.
+        self.say("2. Pairing: the host scans the QR code and runs SPAKE2+ over GATT");
+        let scanned = SetupPayload::parse(payload.as_str()).map_err(|e| e.to_string())?;
+        let started = Clock::now();
+        let secrets = scanned
+            .info
+            .kdf
+            .derive(&scanned.code, &scanned.info.device_id)
+            .map_err(|e| e.to_string())?;
+        let derive_ms = started.elapsed().as_secs_f64() * 1e3;
+        self.say(format!("   the host derives w0 and w1 from the code: {derive_ms:.0} ms of CPU before the link is used"));
+        let host = HostConnection::pair(
+            &scanned.info,
+            &secrets,
+            HostConfig::default(),
+            &mut self.rng,
+            self.clock,
+        );
+        let link = self.new_link();
+        let mut driver =
+            Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
+        driver
+            .host_log
+            .outbox
+            .push_back(b"unlock the door".to_vec());
+        driver.run_until(LIMIT_US, |d| !d.device_log.messages.is_empty() || d.ended());
+        let first_byte_us = driver
+            .device_log
+            .messages
+            .first()
+            .map(|(at, _)| *at)
+            .ok_or("the pairing failed")?;
+        let pairing_timeline = self.timeline(&driver.values, 0);
+        let pairing_stats = driver.link.stats().total();
+        let pairing = cost(&DirectionStats::default(), &pairing_stats, first_byte_us);
+        self.say(format!(
+            "   the host trusted the device at {:.1} ms; the device got the host's first message, \"unlock the door\", at {:.1} ms",
+            ms(driver.host_log.connected_at().unwrap_or_default()),
+            ms(first_byte_us)
+        ));
+        let pairing_json = self.summarize("pairing to first protected byte", &pairing);
+        let bond = driver.host_log.bond().ok_or("no bond")?;
+        self.say(format!(
+            "   both sides keep a bond (host id {})\n",
+            bond.host_id
+        ));
+
+        // 3. Protected messages both ways, then an authenticated close.
+        self.say("3. Protected messages (AES-128-CCM, 18 bytes per record)");
+        let values_before = driver.values.len();
+        let from_us = driver.link.now_us();
+        driver
+            .device_log
+            .outbox
+            .push_back(b"door unlocked".to_vec());
+        driver.host_log.outbox.push_back(vec![b'#'; 300]);
+        driver.run_until(LIMIT_US, |d| {
+            d.host_log.messages.len() == 1 && d.device_log.messages.len() == 2
+        });
+        driver.host.close(0).map_err(|e| e.to_string())?;
+        driver.run(LIMIT_US);
+        let messages_timeline = self.timeline(&driver.values[values_before..], from_us);
+        let last_us = driver.values.last().map_or(from_us, |(at, _, _)| *at);
+        let messages = cost(
+            &pairing_stats,
+            &driver.link.stats().total(),
+            last_us - from_us,
+        );
+        let replies: Vec<String> = driver
+            .host_log
+            .received()
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        self.say(format!(
+            "   the host read {replies:?}; the host closed the session with an authenticated close"
+        ));
+        let messages_json = self.summarize("messages and close", &messages);
+        self.clock = driver.now(driver.link.now_us() + PAUSE_MS * 1000);
+        drop(driver);
+        self.say("");
+
+        // 4. A typo, then a guesser.
+        self.say("4. Wrong codes");
+        let mut typo = code.manual().to_string();
+        let digit = typo.pop().expect("nine digits");
+        typo.push(if digit == '0' { '1' } else { '0' });
+        let typo_error = SetupCode::parse_manual(&typo).expect_err("one wrong digit");
+        self.say(format!(
+            "   typed {typo}: the host refuses it before the radio is used ({typo_error})"
+        ));
+        let mut guesses = Vec::new();
+        for attempt in 1..=GUESSES {
+            let guess = SetupCode::generate(&mut self.rng);
+            let secrets = scanned
+                .info
+                .kdf
+                .derive(&guess, &scanned.info.device_id)
+                .map_err(|e| e.to_string())?;
+            let host = HostConnection::pair(
+                &scanned.info,
+                &secrets,
+                HostConfig::default(),
+                &mut self.rng,
+                self.clock,
+            );
+            let link = self.new_link();
+            let mut driver =
+                Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
+            driver.run(LIMIT_US);
+            let outcome = match driver.host_log.failure() {
+                Some(Error::AuthenticationFailed) => {
+                    "wrong code: the device's confirmation did not verify".to_owned()
+                }
+                Some(error) => error.to_string(),
+                None => "paired".to_owned(),
+            };
+            let status = driver.device().attempts();
+            self.say(format!(
+                "   guess {attempt} ({}): {outcome}; device counter {}/{}",
+                guess.manual(),
+                status.failures,
+                DevicePolicy::default().max_failures
+            ));
+            guesses.push(json!({ "guess": attempt, "outcome": outcome, "failures": status.failures, "locked": status.locked }));
+            self.clock = driver.now(driver.link.now_us() + 500_000);
+        }
+        self.say(format!(
+            "   the counter is stored before the device answers; after {} free attempts the device makes guessers wait,\n   and after {} it locks until someone presses its button\n",
+            DevicePolicy::default().free_attempts,
+            DevicePolicy::default().max_failures
+        ));
+        self.clock = Instant::from_millis(self.clock.as_millis() + PAUSE_MS);
+
+        // 5. A bonded reconnect.
+        self.say("5. Bonded reconnect: no code, no Argon2id, one round trip, fresh keys");
+        let host = HostConnection::resume(&bond, HostConfig::default(), &mut self.rng, self.clock);
+        let link = self.new_link();
+        let mut driver =
+            Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
+        driver
+            .host_log
+            .outbox
+            .push_back(b"unlock the door".to_vec());
+        driver.run_until(LIMIT_US, |d| !d.device_log.messages.is_empty() || d.ended());
+        let first_byte_us = driver
+            .device_log
+            .messages
+            .first()
+            .map(|(at, _)| *at)
+            .ok_or("the reconnect failed")?;
+        let resume_timeline = self.timeline(&driver.values, 0);
+        let resume = cost(
+            &DirectionStats::default(),
+            &driver.link.stats().total(),
+            first_byte_us,
+        );
+        let resume_json = self.summarize("reconnect to first protected byte", &resume);
+
+        Ok(json!({
+            "link": {
+                "interval_ms": ms(self.link.interval_us),
+                "att_mtu": self.link.att_mtu,
+                "ll_payload": self.link.ll_payload,
+                "seed": args.seed,
+            },
+            "device_id": device_id.to_string(),
+            "setup_code": code.manual().to_string(),
+            "qr_payload": payload.as_str(),
+            "kdf_ms": { "provision": provision_ms, "host": derive_ms },
+            "steps": {
+                "pairing": { "cost": pairing_json, "timeline": pairing_timeline },
+                "messages": { "cost": messages_json, "timeline": messages_timeline, "replies": replies },
+                "wrong_codes": { "typo": typo, "typo_refused": typo_error.to_string(), "guesses": guesses },
+                "reconnect": { "cost": resume_json, "timeline": resume_timeline },
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_named_when_they_complete() {
+        let mut tracker = FrameTracker::default();
+        // A PairConfirm (32-byte body) cut across two values, then an alert.
+        let mut stream = vec![0x30, 32];
+        stream.extend_from_slice(&[0; 32]);
+        stream.extend_from_slice(&[0x70, 1, 1]);
+        assert!(tracker.feed(&stream[..20]).is_empty());
+        assert_eq!(tracker.feed(&stream[20..]), vec!["PairConfirm", "Alert"]);
+    }
+}
