@@ -403,3 +403,22 @@ fn error_findings_decide_the_severity() {
     let failed = analyse_file("bumble/bumble_lesc_passkey_654321_wrong_bit5.btsnoop");
     assert_eq!(failed.worst_severity(), Some(Severity::Error));
 }
+
+#[test]
+fn extreme_connection_parameters_are_judged_without_overflow() {
+    // Found by the analyse fuzz target: interval and latency at their 16-bit maximum
+    // overflowed the computation of the minimum timeout. CONNECT_IND (packet 516)
+    // of pairing_and_ltk_exchange.pcap gets interval 0xffff and latency 0xffff.
+    let mut pcap = Pcap::parse(&data("crackle/pairing_and_ltk_exchange.pcap"));
+    let mut pdu = pcap.packet(516).ppi_pdu().to_vec();
+    pdu[24..28].copy_from_slice(&[0xff; 4]);
+    pcap.packet(516).set_ppi_pdu(&pdu, 0x55_5555);
+    let report = analyse_edited(&pcap.to_bytes());
+    let found = findings(&report, "ll.supervision_timeout_too_short");
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].cause.contains("= 10737254400 ms"),
+        "{}",
+        found[0].cause
+    );
+}

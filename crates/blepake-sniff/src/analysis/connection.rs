@@ -271,7 +271,7 @@ impl Conn {
 }
 
 fn supervision_finding(connection: usize, params: LinkParams, packet: u64, whose: &str) -> Finding {
-    let needed_ms = (1 + u32::from(params.latency)) * u32::from(params.interval) * 5 / 2;
+    let needed_ms = (1 + u64::from(params.latency)) * u64::from(params.interval) * 5 / 2;
     Finding::new(
         Kind::SupervisionTimeoutTooShort,
         Some(connection),
