@@ -116,6 +116,13 @@ impl<const N: usize> ByteQueue<N> {
     }
 }
 
+impl<const N: usize> Drop for ByteQueue<N> {
+    fn drop(&mut self) {
+        // The inbox holds plaintext.
+        self.buf.zeroize();
+    }
+}
+
 /// A complete frame, copied out of the reassembly buffer. A record's
 /// plaintext is decrypted into the copy, so it is zeroized on drop.
 pub(crate) struct Frame {

@@ -524,7 +524,7 @@ fn start_pairing<S: Storage, R: CryptoRngCore>(
     }
     let context = handshake::pairing_context(request, &device.record.kdf);
     let ids = handshake::pairing_ids(request, &context);
-    let y = NonZeroScalar::random(&mut device.rng);
+    let y = Zeroizing::new(NonZeroScalar::random(&mut device.rng));
     let (share_v, keys) = spake2plus::respond(&device.record.verifier, &ids, &y, &share_p)
         .map_err(|_| INVALID_POINT)?;
     Ok((keys, group::encode_compressed(&share_v)))
@@ -550,9 +550,9 @@ fn start_resume<S: Storage, R: CryptoRngCore>(
         return Err(refused(Alert::ResumeRejected));
     }
     device.lock(id, now).map_err(refused)?;
-    let y = NonZeroScalar::random(&mut device.rng);
-    let ephemeral = group::encode_compressed(&(ProjectivePoint::GENERATOR * *y).to_affine());
-    let shared = Zeroizing::new((ProjectivePoint::from(host_ephemeral) * *y).to_affine());
+    let y = Zeroizing::new(NonZeroScalar::random(&mut device.rng));
+    let ephemeral = group::encode_compressed(&(ProjectivePoint::GENERATOR * **y).to_affine());
+    let shared = Zeroizing::new((ProjectivePoint::from(host_ephemeral) * **y).to_affine());
     let shared_x = Zeroizing::new(<[u8; 32]>::from(shared.x()));
     Ok((
         ResumeKeys::derive(&secret, &shared_x, request, &ephemeral),

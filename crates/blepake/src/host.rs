@@ -5,6 +5,7 @@ use core::time::Duration;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::{NonZeroScalar, ProjectivePoint};
 use rand_core::CryptoRngCore;
+use zeroize::Zeroizing;
 
 use crate::bond::Bond;
 use crate::channel::{Channel, Event, Frame, Mode, Role, SessionInfo};
@@ -48,7 +49,7 @@ enum State {
         kdf: KdfParams,
     },
     AwaitResumeResponse {
-        x: NonZeroScalar,
+        x: Zeroizing<NonZeroScalar>,
         request: ResumeRequest,
         bond: Bond,
     },
@@ -80,7 +81,8 @@ impl HostConnection {
         rng: &mut impl CryptoRngCore,
         now: Instant,
     ) -> Self {
-        let prover = Prover::new(secrets, &NonZeroScalar::random(&mut *rng));
+        let x = Zeroizing::new(NonZeroScalar::random(&mut *rng));
+        let prover = Prover::new(secrets, &x);
         let request = PairRequest {
             version: VERSION,
             supported_versions: SUPPORTED_VERSIONS,
@@ -109,8 +111,8 @@ impl HostConnection {
         rng: &mut impl CryptoRngCore,
         now: Instant,
     ) -> Self {
-        let x = NonZeroScalar::random(rng);
-        let ephemeral = (ProjectivePoint::GENERATOR * *x).to_affine();
+        let x = Zeroizing::new(NonZeroScalar::random(rng));
+        let ephemeral = (ProjectivePoint::GENERATOR * **x).to_affine();
         let mut request = ResumeRequest {
             version: VERSION,
             supported_versions: SUPPORTED_VERSIONS,
