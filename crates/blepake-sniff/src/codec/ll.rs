@@ -285,6 +285,20 @@ pub struct ConnectionParams {
     pub offsets: [u16; 6],
 }
 
+/// The periodic advertising sync transfer common to LL_PERIODIC_SYNC_IND and
+/// LL_PERIODIC_SYNC_WR_IND.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeriodicSync {
+    pub id: u16,
+    pub sync_info: [u8; 18],
+    pub conn_event_count: u16,
+    pub last_pa_event_counter: u16,
+    pub sid_atype_sca: u8,
+    pub phy: u8,
+    pub adv_a: [u8; 6],
+    pub sync_conn_event_count: u16,
+}
+
 /// Data length parameters of LL_LENGTH_REQ/RSP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DataLength {
@@ -380,16 +394,7 @@ pub enum ControlPdu {
         cte_type: u8,
     },
     CteRsp,
-    PeriodicSyncInd {
-        id: u16,
-        sync_info: [u8; 18],
-        conn_event_count: u16,
-        last_pa_event_counter: u16,
-        sid_atype_sca: u8,
-        phy: u8,
-        adv_a: [u8; 6],
-        sync_conn_event_count: u16,
-    },
+    PeriodicSyncInd(PeriodicSync),
     ClockAccuracyReq {
         sca: u8,
     },
@@ -474,14 +479,7 @@ pub enum ControlPdu {
         channel_classification: [u8; 10],
     },
     PeriodicSyncWrInd {
-        id: u16,
-        sync_info: [u8; 18],
-        conn_event_count: u16,
-        last_pa_event_counter: u16,
-        sid_atype_sca: u8,
-        phy: u8,
-        adv_a: [u8; 6],
-        sync_conn_event_count: u16,
+        sync: PeriodicSync,
         rsp_aa: [u8; 3],
         num_subevents: u8,
         subevent_interval: u8,
@@ -533,7 +531,7 @@ impl ControlPdu {
             MinUsedChannelsInd { .. } => 0x19,
             CteReq { .. } => 0x1a,
             CteRsp => 0x1b,
-            PeriodicSyncInd { .. } => 0x1c,
+            PeriodicSyncInd(_) => 0x1c,
             ClockAccuracyReq { .. } => 0x1d,
             ClockAccuracyRsp { .. } => 0x1e,
             CisReq { .. } => 0x1f,
@@ -574,6 +572,19 @@ fn connection_params(r: &mut Reader<'_>) -> DecodeResult<ConnectionParams> {
         preferred_periodicity: r.u8()?,
         reference_event_count: r.u16()?,
         offsets: [r.u16()?, r.u16()?, r.u16()?, r.u16()?, r.u16()?, r.u16()?],
+    })
+}
+
+fn periodic_sync(r: &mut Reader<'_>) -> DecodeResult<PeriodicSync> {
+    Ok(PeriodicSync {
+        id: r.u16()?,
+        sync_info: r.array()?,
+        conn_event_count: r.u16()?,
+        last_pa_event_counter: r.u16()?,
+        sid_atype_sca: r.u8()?,
+        phy: r.u8()?,
+        adv_a: r.reversed()?,
+        sync_conn_event_count: r.u16()?,
     })
 }
 
@@ -674,16 +685,7 @@ pub fn decode_control(payload: &[u8]) -> DecodeResult<ControlPdu> {
             }
         }
         0x1b => CteRsp,
-        0x1c => PeriodicSyncInd {
-            id: r.u16()?,
-            sync_info: r.array()?,
-            conn_event_count: r.u16()?,
-            last_pa_event_counter: r.u16()?,
-            sid_atype_sca: r.u8()?,
-            phy: r.u8()?,
-            adv_a: r.reversed()?,
-            sync_conn_event_count: r.u16()?,
-        },
+        0x1c => PeriodicSyncInd(periodic_sync(r)?),
         0x1d => ClockAccuracyReq { sca: r.u8()? },
         0x1e => ClockAccuracyRsp { sca: r.u8()? },
         0x1f => CisReq {
@@ -764,14 +766,7 @@ pub fn decode_control(payload: &[u8]) -> DecodeResult<ControlPdu> {
             channel_classification: r.array()?,
         },
         0x2a => PeriodicSyncWrInd {
-            id: r.u16()?,
-            sync_info: r.array()?,
-            conn_event_count: r.u16()?,
-            last_pa_event_counter: r.u16()?,
-            sid_atype_sca: r.u8()?,
-            phy: r.u8()?,
-            adv_a: r.reversed()?,
-            sync_conn_event_count: r.u16()?,
+            sync: periodic_sync(r)?,
             rsp_aa: r.array()?,
             num_subevents: r.u8()?,
             subevent_interval: r.u8()?,
