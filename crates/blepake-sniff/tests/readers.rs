@@ -478,3 +478,68 @@ fn pcapng_block_shorter_than_its_header_is_an_error_not_a_panic() {
         error.message
     );
 }
+
+#[test]
+fn btsnoop_1001_without_packet_type_octet() {
+    // Datalink 1001: the Bumble 1002 log with each H4 type octet removed and moved
+    // into the flags (bit 1 set for commands and events, bit 0 the direction).
+    let mut snoop = common::Btsnoop::parse(&data("bumble/bumble_lesc_passkey_654321_ok.btsnoop"));
+    snoop.header[12..16].copy_from_slice(&1001u32.to_be_bytes());
+    for record in &mut snoop.records {
+        let indicator = record.data.remove(0);
+        if indicator == 1 || indicator == 4 {
+            record.flags |= 2;
+        }
+    }
+    let report = analyse_bytes(&snoop.to_bytes(), &Options::default());
+    assert_eq!(report.link_types, vec![1001]);
+    assert_eq!(
+        report.connections[0].pairings[0].passkey.as_deref(),
+        Some("654321")
+    );
+}
+
+#[test]
+fn linux_monitor_in_pcap_reads_like_btmon_btsnoop() {
+    // LINKTYPE 254: btmon's btsnoop records with the index and opcode of the record
+    // flags moved into the 4-octet pseudo-header (big-endian), in a pcap file.
+    let snoop = common::Btsnoop::parse(&data("btsnoop-rs/btsnoop_btmon.log"));
+    let mut pcap = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 254] {
+        pcap.extend_from_slice(&v.to_le_bytes());
+    }
+    pcap[4..8].copy_from_slice(&[2, 0, 4, 0]);
+    for record in &snoop.records {
+        let mut data = ((record.flags >> 16) as u16).to_be_bytes().to_vec();
+        data.extend_from_slice(&(record.flags as u16).to_be_bytes());
+        data.extend_from_slice(&record.data);
+        for v in [0u32, 0, data.len() as u32, data.len() as u32] {
+            pcap.extend_from_slice(&v.to_le_bytes());
+        }
+        pcap.extend_from_slice(&data);
+    }
+    let btmon = data("btsnoop-rs/btsnoop_btmon.log");
+    let kinds = |bytes: &[u8]| -> Vec<String> {
+        frames(bytes)
+            .iter()
+            .map(|f| match decode_frame(f).unwrap() {
+                Packet::Hci(hci) => {
+                    format!("{:?} {:?} {}", hci.kind, hci.direction, hci.data.len())
+                }
+                Packet::Radio(_) => "radio".into(),
+                Packet::Ignored => "ignored".into(),
+            })
+            .collect()
+    };
+    let expected = kinds(&btmon);
+    // tshark counts 56 event and 55 command records (hci_mon.opcode 3 and 2).
+    assert_eq!(
+        expected.iter().filter(|k| k.starts_with("Event")).count(),
+        56
+    );
+    assert_eq!(
+        expected.iter().filter(|k| k.starts_with("Command")).count(),
+        55
+    );
+    assert_eq!(kinds(&pcap), expected);
+}
