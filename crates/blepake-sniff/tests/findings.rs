@@ -422,3 +422,22 @@ fn extreme_connection_parameters_are_judged_without_overflow() {
         found[0].cause
     );
 }
+
+#[test]
+fn timestamps_at_the_ends_of_the_range_do_not_overflow() {
+    // Found by the analyse fuzz target: time differences taken past i64. The
+    // wrong_bit5 log without its Pairing Failed (77), the records before it stamped
+    // with the earliest btsnoop time and the ones after with the latest.
+    let mut snoop = wrong_bit5();
+    snoop.records.remove(76);
+    for (i, record) in snoop.records.iter_mut().enumerate() {
+        record.timestamp_us = if i < 76 { i64::MIN } else { i64::MAX };
+    }
+    let report = analyse_edited(&snoop.to_bytes());
+    assert_eq!(
+        findings(&report, "smp.timeout").len(),
+        1,
+        "{:#?}",
+        report.findings
+    );
+}

@@ -509,7 +509,7 @@ impl PairingLog {
                     .map_or(link_end_ns, |(_, _, t)| t)
                     .max(link_end_ns);
                 if outcome == Outcome::Incomplete
-                    && idle_until - self.last_time_ns >= SMP_TIMEOUT_NS
+                    && idle_until.saturating_sub(self.last_time_ns) >= SMP_TIMEOUT_NS
                 {
                     out.push(Finding::new(
                         Kind::SmpTimeout,
@@ -518,7 +518,7 @@ impl PairingLog {
                         format!(
                             "no SMP command followed packet {} for {:.1} s while the link stayed up",
                             self.last_packet,
-                            (idle_until - self.last_time_ns) as f64 / 1e9
+                            (idle_until.saturating_sub(self.last_time_ns)) as f64 / 1e9
                         ),
                     ));
                 }

@@ -237,7 +237,7 @@ impl RadioLink {
         findings: &mut Vec<Finding>,
     ) {
         self.open.retain(|p| {
-            if now_ns - p.time_ns < PROCEDURE_TIMEOUT_NS {
+            if now_ns.saturating_sub(p.time_ns) < PROCEDURE_TIMEOUT_NS {
                 return true;
             }
             if !p.uncertain {
@@ -249,7 +249,7 @@ impl RadioLink {
                         "{} from the {} got no answer within 40 s (the link was still active {:.1} s later)",
                         control_name(p.opcode),
                         who(p.by),
-                        (now_ns - p.time_ns) as f64 / 1e9
+                        (now_ns.saturating_sub(p.time_ns)) as f64 / 1e9
                     ),
                 ));
             }
