@@ -1,0 +1,1669 @@
+#!/usr/bin/env python3
+"""Independent reference implementation of blepake version 1, written from PROTOCOL.md alone.
+
+It exists to test whether PROTOCOL.md is complete: every place where the text left a choice open
+is marked `# SPEC-GAP:` with the reading taken here. It is a test tool, not a product: the P-256
+arithmetic below is plain affine Python and NOT constant-time, and Python cannot erase secrets.
+
+Layout of this file, in protocol order:
+  P-256 and SEC1 encodings · HKDF/HMAC · setup codes, Damm, Base45, Setup Info, QR payload ·
+  Argon2id derivation and device record · SPAKE2+ (RFC 9383) · frames · records · alerts ·
+  host and device connections (sans-IO state machines) · self-test · command line.
+
+Command line:
+  python3 blepake_ref.py selftest
+  python3 blepake_ref.py provision [--code 8DIGITS] [--memory-kib M] [--iterations T]
+                                   [--parallelism P]
+"""
+
+import argparse
+import hashlib
+import hmac
+import math
+import os
+import random
+import secrets
+import struct
+import sys
+import time
+from dataclasses import dataclass
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+
+class ProtocolViolation(Exception):
+    """A check that PROTOCOL.md requires failed; `alert` is the alert code to send, if any."""
+
+    def __init__(self, alert, message="", details=b""):
+        super().__init__(message or ALERT_NAMES.get(alert, str(alert)))
+        self.alert = alert
+        self.details = details
+
+
+class InvalidInput(ValueError):
+    """A setup code, payload, Setup Info or record that a party must refuse."""
+
+
+# ---------------------------------------------------------------------------------------------
+# P-256 (SEC 2) in affine coordinates; the identity is None.
+# ---------------------------------------------------------------------------------------------
+
+P256_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+P256_A = P256_P - 3
+P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_G = (
+    0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+    0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
+)
+
+
+def on_curve(point):
+    x, y = point
+    return (y * y - (x * x * x + P256_A * x + P256_B)) % P256_P == 0
+
+
+def point_neg(point):
+    if point is None:
+        return None
+    x, y = point
+    return (x, (-y) % P256_P)
+
+
+def point_add(p1, p2):
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    x1, y1 = p1
+    x2, y2 = p2
+    if x1 == x2:
+        if (y1 + y2) % P256_P == 0:
+            return None
+        slope = (3 * x1 * x1 + P256_A) * pow(2 * y1, -1, P256_P) % P256_P
+    else:
+        slope = (y2 - y1) * pow(x2 - x1, -1, P256_P) % P256_P
+    x3 = (slope * slope - x1 - x2) % P256_P
+    return (x3, (slope * (x1 - x3) - y1) % P256_P)
+
+
+def point_sub(p1, p2):
+    return point_add(p1, point_neg(p2))
+
+
+def scalar_mult(k, point):
+    """k·point by double-and-add (variable time: acceptable for a test tool only)."""
+    result = None
+    addend = point
+    k %= P256_N
+    while k:
+        if k & 1:
+            result = point_add(result, addend)
+        addend = point_add(addend, addend)
+        k >>= 1
+    return result
+
+
+def base_mult(k):
+    return scalar_mult(k, P256_G)
+
+
+def encode_compressed(point):
+    if point is None:
+        raise ValueError("the identity has no SEC1 compressed encoding")
+    x, y = point
+    return bytes([2 | (y & 1)]) + x.to_bytes(32, "big")
+
+
+def encode_uncompressed(point):
+    if point is None:
+        raise ValueError("the identity has no SEC1 uncompressed encoding")
+    x, y = point
+    return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+
+
+def decode_compressed(data):
+    """SEC1 §2.3.4 for a 33-byte compressed point; None if it does not decode."""
+    if len(data) != 33 or data[0] not in (2, 3):
+        return None
+    x = int.from_bytes(data[1:], "big")
+    if x >= P256_P:
+        return None
+    rhs = (x * x * x + P256_A * x + P256_B) % P256_P
+    y = pow(rhs, (P256_P + 1) // 4, P256_P)  # p = 3 mod 4
+    if y * y % P256_P != rhs:
+        return None
+    if y & 1 != data[0] & 1:
+        y = P256_P - y
+    return (x, y)
+
+
+def decode_uncompressed(data):
+    if len(data) != 65 or data[0] != 4:
+        return None
+    x = int.from_bytes(data[1:33], "big")
+    y = int.from_bytes(data[33:], "big")
+    if x >= P256_P or y >= P256_P or not on_curve((x, y)):
+        return None
+    return (x, y)
+
+
+def random_scalar():
+    """A uniformly random scalar in [1, n-1]."""
+    return secrets.randbelow(P256_N - 1) + 1
+
+
+def scalar_bytes(k):
+    return k.to_bytes(32, "big")
+
+
+# RFC 9383 §4, P-256 constants (also in the RFC 9383 test vectors).
+SPAKE_M = decode_compressed(bytes.fromhex(
+    "02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f"))
+SPAKE_N = decode_compressed(bytes.fromhex(
+    "03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Hashes, HMAC, HKDF (PROTOCOL.md §1)
+# ---------------------------------------------------------------------------------------------
+
+def sha256(data):
+    return hashlib.sha256(data).digest()
+
+
+def hmac_sha256(key, msg):
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def hkdf_extract(salt, ikm):
+    """RFC 5869 §2.2; a nil salt is 32 zero bytes (PROTOCOL.md §1)."""
+    return hmac_sha256(salt if salt is not None else bytes(32), ikm)
+
+
+def hkdf_expand(prk, info, length):
+    return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=info).derive(prk)
+
+
+def hkdf(salt, ikm, info, length):
+    return hkdf_expand(hkdf_extract(salt, ikm), info, length)
+
+
+def le64(n):
+    return struct.pack("<Q", n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup codes (§4.1), Damm check digit (§4.2)
+# ---------------------------------------------------------------------------------------------
+
+def is_trivial_code(code):
+    """§4.1: one repeated digit, a +1/-1 run (mod 10), or a repeated 2- or 4-digit block."""
+    digits = [int(c) for c in code]
+    steps = {(b - a) % 10 for a, b in zip(digits, digits[1:])}
+    # SPEC-GAP §4.1: "each digit is the previous one plus 1 or minus 1 modulo 10" can be read as
+    # one direction for the whole code (12345678) or a free choice at each step (12323454, 1280
+    # codes). Taken here: one direction, as all the examples are.
+    if steps in ({0}, {1}, {9}):
+        return True
+    return code == code[:2] * 4 or code == code[:4] * 2
+
+
+def validate_code(code):
+    if len(code) != 8 or not code.isdigit() or not code.isascii():
+        raise InvalidInput("a setup code is 8 decimal digits")
+    if is_trivial_code(code):
+        raise InvalidInput("trivial setup code")
+    return code
+
+
+DAMM_TABLE = [
+    [0, 3, 1, 7, 5, 9, 8, 6, 4, 2],
+    [7, 0, 9, 2, 1, 5, 4, 8, 6, 3],
+    [4, 2, 0, 6, 8, 7, 1, 3, 5, 9],
+    [1, 7, 5, 0, 9, 8, 3, 4, 2, 6],
+    [6, 1, 2, 3, 0, 4, 5, 9, 7, 8],
+    [3, 6, 7, 4, 2, 0, 9, 5, 8, 1],
+    [5, 8, 6, 9, 7, 2, 0, 1, 3, 4],
+    [8, 9, 4, 5, 3, 6, 2, 0, 1, 7],
+    [9, 4, 3, 8, 6, 1, 7, 2, 0, 5],
+    [2, 5, 8, 1, 4, 3, 6, 7, 9, 0],
+]
+
+
+def damm_interim(digits):
+    interim = 0
+    for c in digits:
+        interim = DAMM_TABLE[interim][int(c)]
+    return interim
+
+
+def format_manual_code(code):
+    nine = code + str(damm_interim(code))
+    return f"{nine[0:3]}-{nine[3:6]}-{nine[6:9]}"
+
+
+def parse_manual_code(text):
+    """Returns the 8-digit code from a typed manual-entry code, or raises InvalidInput."""
+    nine = text.replace(" ", "").replace("-", "")
+    if len(nine) != 9 or not nine.isdigit() or not nine.isascii():
+        raise InvalidInput("a manual code is 9 digits")
+    if damm_interim(nine) != 0:
+        raise InvalidInput("wrong check digit")
+    return validate_code(nine[:8])
+
+
+# ---------------------------------------------------------------------------------------------
+# Base45 (RFC 9285)
+# ---------------------------------------------------------------------------------------------
+
+BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+BASE45_VALUES = {c: i for i, c in enumerate(BASE45_ALPHABET)}
+
+
+def base45_encode(data):
+    out = []
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        out += [BASE45_ALPHABET[n % 45], BASE45_ALPHABET[n // 45 % 45], BASE45_ALPHABET[n // 2025]]
+    if len(data) % 2:
+        out += [BASE45_ALPHABET[data[-1] % 45], BASE45_ALPHABET[data[-1] // 45]]
+    return "".join(out)
+
+
+def base45_decode(text):
+    if len(text) % 3 == 1:
+        raise InvalidInput("Base45 length")
+    try:
+        values = [BASE45_VALUES[c] for c in text]
+    except KeyError:
+        raise InvalidInput("character outside the Base45 alphabet") from None
+    out = bytearray()
+    for i in range(0, len(values), 3):
+        chunk = values[i:i + 3]
+        n = sum(v * 45 ** j for j, v in enumerate(chunk))
+        if len(chunk) == 3:
+            if n > 0xFFFF:
+                raise InvalidInput("Base45 triple above 65535")
+            out += n.to_bytes(2, "big")
+        else:
+            if n > 0xFF:
+                raise InvalidInput("Base45 pair above 255")
+            out.append(n)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup Info (§4.3) and QR payload (§4.4)
+# ---------------------------------------------------------------------------------------------
+
+KDF_ARGON2ID = 0x01
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    memory_kib: int
+    iterations: int
+    parallelism: int
+    salt: bytes
+    algorithm: int = KDF_ARGON2ID
+
+    def encode(self):
+        return (bytes([self.algorithm]) + struct.pack("<I", self.memory_kib)
+                + bytes([self.iterations, self.parallelism]) + self.salt)
+
+    @classmethod
+    def decode(cls, data):
+        if len(data) != 23:
+            raise InvalidInput("kdf_params is 23 bytes")
+        return cls(algorithm=data[0], memory_kib=struct.unpack("<I", data[1:5])[0],
+                   iterations=data[5], parallelism=data[6], salt=bytes(data[7:23]))
+
+    def check_host_limits(self):
+        """§4.3: what a host MUST refuse, so a forged code cannot make it spend unbounded work."""
+        if self.algorithm != KDF_ARGON2ID:
+            raise InvalidInput("unknown KDF algorithm")
+        p, t, m = self.parallelism, self.iterations, self.memory_kib
+        if not (1 <= p <= 16 and 1 <= t <= 32 and 8 * p <= m <= 1048576):
+            raise InvalidInput("KDF parameters out of range")
+        return self
+
+
+SETUP_INFO_FORMAT = 0x01
+
+
+@dataclass(frozen=True)
+class SetupInfo:
+    device_id: bytes
+    kdf_params: KdfParams
+
+    def encode(self):
+        return bytes([SETUP_INFO_FORMAT]) + self.device_id + self.kdf_params.encode()
+
+    @classmethod
+    def decode(cls, data):
+        # SPEC-GAP §4.3: the text does not say what a host does with an unknown `format` byte;
+        # taken here: refuse it, like an unknown `algorithm`.
+        if len(data) != 32 or data[0] != SETUP_INFO_FORMAT:
+            raise InvalidInput("Setup Info is 32 bytes with format 0x01")
+        params = KdfParams.decode(data[9:32]).check_host_limits()
+        return cls(device_id=bytes(data[1:9]), kdf_params=params)
+
+
+QR_PREFIX = "BP:"
+
+
+def encode_qr_payload(setup_info, code):
+    return QR_PREFIX + base45_encode(setup_info.encode() + struct.pack("<I", int(code)))
+
+
+def parse_qr_payload(text):
+    """§4.4: returns (SetupInfo, code) or raises InvalidInput."""
+    # SPEC-GAP §4.4: case and surrounding whitespace of "BP:" are not specified; the QR
+    # alphanumeric set has no lower case, so the prefix is matched exactly and nothing is trimmed.
+    if not text.startswith(QR_PREFIX) or len(text) != 57:
+        raise InvalidInput("a QR payload is 'BP:' and 54 Base45 characters")
+    raw = base45_decode(text[len(QR_PREFIX):])
+    setup_info = SetupInfo.decode(raw[:32])
+    code_value = struct.unpack("<I", raw[32:36])[0]
+    if code_value > 99999999:
+        raise InvalidInput("code out of range")
+    return setup_info, validate_code(f"{code_value:08d}")
+
+
+# ---------------------------------------------------------------------------------------------
+# From code to verifier (§5)
+# ---------------------------------------------------------------------------------------------
+
+def derive_w0_w1(code, device_id, params):
+    """§5.1: Argon2id over RFC 9383's PBKDF input, idProver empty, idVerifier = device_id."""
+    pw = code.encode("ascii")
+    kdf_input = le64(len(pw)) + pw + le64(0) + le64(len(device_id)) + device_id
+    # SPEC-GAP §5.1: Argon2's optional secret K and associated data X are not mentioned; taken
+    # here as empty (hash_secret_raw has neither).
+    out = hash_secret_raw(secret=kdf_input, salt=params.salt, time_cost=params.iterations,
+                          memory_cost=params.memory_kib, parallelism=params.parallelism,
+                          hash_len=80, type=Type.ID, version=0x13)
+    w0 = int.from_bytes(out[:40], "big") % P256_N
+    w1 = int.from_bytes(out[40:], "big") % P256_N
+    if w0 == 0 or w1 == 0:
+        raise InvalidInput("w0 or w1 is zero")
+    return w0, w1
+
+
+DEVICE_RECORD_FORMAT = 0x01
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    device_id: bytes
+    kdf_params: KdfParams
+    w0: int
+    L: tuple
+    w0M: tuple
+    w0N: tuple
+
+    def encode(self):
+        return (bytes([DEVICE_RECORD_FORMAT]) + self.device_id + self.kdf_params.encode()
+                + scalar_bytes(self.w0) + encode_compressed(self.L)
+                + encode_compressed(self.w0M) + encode_compressed(self.w0N))
+
+    @classmethod
+    def decode(cls, data):
+        """§5.2, with the load-time checks a device MUST make."""
+        if len(data) != 163 or data[0] != DEVICE_RECORD_FORMAT:
+            raise InvalidInput("a device record is 163 bytes with format 0x01")
+        w0 = int.from_bytes(data[32:64], "big")
+        if not 0 < w0 < P256_N:
+            raise InvalidInput("w0 is zero or not below n")
+        points = [decode_compressed(data[i:i + 33]) for i in (64, 97, 130)]
+        if None in points:
+            raise InvalidInput("a point of the device record does not decode")
+        # SPEC-GAP §5.2: the load checks do not include kdf_params (only bound into the Context)
+        # nor that w0·M and w0·N match w0; neither is checked here.
+        return cls(device_id=bytes(data[1:9]), kdf_params=KdfParams.decode(data[9:32]),
+                   w0=w0, L=points[0], w0M=points[1], w0N=points[2])
+
+
+def provision(code=None, memory_kib=65536, iterations=3, parallelism=4):
+    """Provisioning: a fresh device_id and salt; returns (code, SetupInfo, DeviceRecord)."""
+    while code is None:
+        candidate = f"{secrets.randbelow(10 ** 8):08d}"
+        if not is_trivial_code(candidate):
+            code = candidate
+    validate_code(code)
+    device_id = os.urandom(8)
+    while True:
+        params = KdfParams(memory_kib, iterations, parallelism, os.urandom(16)).check_host_limits()
+        try:
+            w0, w1 = derive_w0_w1(code, device_id, params)
+            break
+        except InvalidInput:
+            continue  # §5.1: provisioning redraws the salt
+    record = DeviceRecord(device_id, params, w0, base_mult(w1),
+                          scalar_mult(w0, SPAKE_M), scalar_mult(w0, SPAKE_N))
+    return code, SetupInfo(device_id, params), record
+
+
+# ---------------------------------------------------------------------------------------------
+# SPAKE2+ key schedule (RFC 9383 §3.3-3.4, PROTOCOL.md §6.2)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SpakeKeys:
+    transcript: bytes
+    k_main: bytes
+    k_confirm_p: bytes
+    k_confirm_v: bytes
+    k_shared: bytes
+    confirm_p: bytes   # HMAC(K_confirmP, shareV)
+    confirm_v: bytes   # HMAC(K_confirmV, shareP)
+
+
+def spake2plus_keys(context, id_prover, id_verifier, share_p, share_v, z, v, w0):
+    """Transcript and keys from points (affine tuples) and w0 (int)."""
+    share_p_u = encode_uncompressed(share_p)
+    share_v_u = encode_uncompressed(share_v)
+    parts = [context, id_prover, id_verifier, encode_uncompressed(SPAKE_M),
+             encode_uncompressed(SPAKE_N), share_p_u, share_v_u, encode_uncompressed(z),
+             encode_uncompressed(v), scalar_bytes(w0)]
+    transcript = b"".join(le64(len(part)) + part for part in parts)
+    k_main = sha256(transcript)
+    confirmation = hkdf(None, k_main, b"ConfirmationKeys", 64)
+    k_confirm_p, k_confirm_v = confirmation[:32], confirmation[32:]
+    return SpakeKeys(transcript, k_main, k_confirm_p, k_confirm_v,
+                     hkdf(None, k_main, b"SharedKey", 32),
+                     hmac_sha256(k_confirm_p, share_v_u), hmac_sha256(k_confirm_v, share_p_u))
+
+
+def pairing_context(version, supported_versions, kdf_params, session_id):
+    return (b"blepake/1 pairing" + bytes([version, supported_versions]) + kdf_params.encode()
+            + session_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Frames (§3) and alerts (§9)
+# ---------------------------------------------------------------------------------------------
+
+PAIR_REQUEST, PAIR_RESPONSE, PAIR_CONFIRM = 1, 2, 3
+RESUME_REQUEST, RESUME_RESPONSE, RESUME_FINISH = 4, 5, 6
+ALERT, APPLICATION_DATA, CONTROL = 7, 8, 9
+
+BODY_LENGTHS = {
+    PAIR_REQUEST: (59, 59), PAIR_RESPONSE: (65, 65), PAIR_CONFIRM: (32, 32),
+    RESUME_REQUEST: (67, 67), RESUME_RESPONSE: (65, 65), RESUME_FINISH: (32, 32),
+    ALERT: (1, 3), APPLICATION_DATA: (16, 528), CONTROL: (17, 18),
+}
+
+AUTHENTICATION_FAILED, UNAVAILABLE, LOCKED, UNSUPPORTED_VERSION = 1, 2, 3, 4
+UNKNOWN_DEVICE, RESUME_REJECTED, PROTOCOL_ERROR, TIMEOUT, INTERNAL = 5, 6, 7, 8, 9
+ALERT_NAMES = {
+    AUTHENTICATION_FAILED: "AuthenticationFailed", UNAVAILABLE: "Unavailable", LOCKED: "Locked",
+    UNSUPPORTED_VERSION: "UnsupportedVersion", UNKNOWN_DEVICE: "UnknownDevice",
+    RESUME_REJECTED: "ResumeRejected", PROTOCOL_ERROR: "ProtocolError", TIMEOUT: "Timeout",
+    INTERNAL: "Internal",
+}
+
+VERSION = 1
+SUPPORTED_VERSIONS = 0x01  # bit v-1 for each version spoken
+
+MAX_MESSAGE = 512
+RECORDS_PER_KEY = 2 ** 20
+CONTROL_KEY_UPDATE = 0x01
+CONTROL_CLOSE = 0x02
+
+
+def frame(frame_type, body):
+    length = len(body)
+    return bytes([frame_type << 4 | length >> 8, length & 0xFF]) + body
+
+
+def describe_alert(body):
+    """A short text for a received alert: its name and any details the table defines."""
+    code, details = body[0], body[1:]
+    name = ALERT_NAMES.get(code, f"code{code}")
+    # SPEC-GAP §9: a known code with details of another length than the table's (e.g. an
+    # Unavailable with 0 bytes of details) is not addressed; it is reported without details.
+    if code == UNAVAILABLE and len(details) == 2:
+        return f"{name}:retry_after={struct.unpack('<H', details)[0]}"
+    if code == UNSUPPORTED_VERSION and len(details) == 1:
+        return f"{name}:supported={details.hex()}"
+    return name
+
+
+# ---------------------------------------------------------------------------------------------
+# Records (§7)
+# ---------------------------------------------------------------------------------------------
+
+class TrafficKeys:
+    """One direction's chain: secret_i, key_i, iv_i and the record count `seq`."""
+
+    def __init__(self, root, label):
+        self._load(hkdf_expand(root, label, 32))
+
+    def _load(self, secret):
+        self.secret = secret
+        self.aead = AESCCM(hkdf_expand(secret, b"blepake/1 key", 16), tag_length=16)
+        self.iv = hkdf_expand(secret, b"blepake/1 iv", 13)
+        self.seq = 0
+
+    def update(self):
+        self._load(hkdf_expand(self.secret, b"blepake/1 update", 32))
+
+    def nonce(self):
+        counter = bytes(5) + self.seq.to_bytes(8, "big")
+        return bytes(a ^ b for a, b in zip(self.iv, counter))
+
+
+H2D_LABEL = b"blepake/1 host to device"
+D2H_LABEL = b"blepake/1 device to host"
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections: sans-IO state machines. `receive(bytes)` consumes stream bytes; output bytes and
+# events accumulate until `take_output()` / `take_events()`.
+# Events: ("connected", "paired"|"resumed"), ("bonded", device_id, host_id, bond_secret),
+#         ("message", bytes), ("closed", by_peer: bool, reason: int), ("failed", text).
+# ---------------------------------------------------------------------------------------------
+
+OPEN, CLOSED, FAILED = "open", "closed", "failed"
+
+
+class Connection:
+    role = None
+    # Frame types this side may receive in each handshake state (§12); Alert is always allowed.
+    expected = {}
+
+    def __init__(self, clock, handshake_timeout, records_per_key):
+        self.clock = clock
+        self.handshake_timeout = handshake_timeout
+        self.records_per_key = records_per_key
+        self.state = None
+        self.deadline = None
+        self._inbuf = bytearray()
+        self._out = bytearray()
+        self._events = []
+        self._pending = []  # application messages given before the session opened
+        self._send_keys = None
+        self._recv_keys = None
+
+    # --- application side ---
+
+    def take_output(self):
+        out, self._out = bytes(self._out), bytearray()
+        return out
+
+    def take_events(self):
+        events, self._events = self._events, []
+        return events
+
+    @property
+    def ended(self):
+        return self.state in (CLOSED, FAILED)
+
+    def send(self, message):
+        """Queue or seal one application message; before Open it waits for the session."""
+        if len(message) > MAX_MESSAGE:
+            raise ValueError("an application message is at most 512 bytes")
+        if self.ended:
+            raise RuntimeError("the connection has ended")
+        if self.state == OPEN:
+            self._seal_application(message)
+        else:
+            self._pending.append(bytes(message))
+
+    def key_update(self):
+        if self.state != OPEN:
+            raise RuntimeError("key updates need an open session")
+        self._seal(CONTROL, bytes([CONTROL_KEY_UPDATE]))
+        self._send_keys.update()
+
+    def close(self, reason=0):
+        # SPEC-GAP §7.4/§12: there is no way to end a session politely before it is open (no
+        # keys yet, and no alert for "the application gave up"); this API only allows Close in Open.
+        if self.state != OPEN:
+            raise RuntimeError("Close needs an open session")
+        self._seal(CONTROL, bytes([CONTROL_CLOSE, reason]))
+        self.state = CLOSED
+        self._events.append(("closed", False, reason))
+        self._on_end()
+
+    def poll(self):
+        """Checks the handshake timer; the application calls this now and then."""
+        if self.deadline is not None and not self.ended and self.clock() >= self.deadline:
+            self._fail(TIMEOUT, "handshake timed out")
+
+    def link_lost(self):
+        """The BLE link dropped: LinkLost (§7.4) unless the session had ended already."""
+        if not self.ended:
+            self.state = FAILED
+            self._events.append(("failed", "LinkLost"))
+            self._on_end()
+
+    def receive(self, data):
+        if self.ended:
+            return  # §9: a failed (or closed) party stops processing input
+        self._inbuf += data
+        try:
+            self._process_frames()
+        except ProtocolViolation as violation:
+            self._fail(violation.alert, str(violation), violation.details)
+
+    # --- stream parsing ---
+
+    def _process_frames(self):
+        while not self.ended and len(self._inbuf) >= 2:
+            frame_type = self._inbuf[0] >> 4
+            length = (self._inbuf[0] & 0x0F) << 8 | self._inbuf[1]
+            bounds = BODY_LENGTHS.get(frame_type)
+            if bounds is None or not bounds[0] <= length <= bounds[1]:
+                raise ProtocolViolation(PROTOCOL_ERROR, "bad frame header")
+            # SPEC-GAP §3/§12: only a reserved type or a bad length is said to be rejected "as soon
+            # as it has the two header bytes"; whether an unexpected but valid type (a record before
+            # Open, a D2H message at the device) is rejected then or after its body is open. Taken
+            # here: at the header, since the type alone decides it.
+            if frame_type != ALERT and frame_type not in self._allowed_types():
+                raise ProtocolViolation(PROTOCOL_ERROR, f"unexpected frame type {frame_type}")
+            if len(self._inbuf) < 2 + length:
+                return
+            header = bytes(self._inbuf[:2])
+            body = bytes(self._inbuf[2:2 + length])
+            del self._inbuf[:2 + length]
+            self._handle_frame(frame_type, header, body)
+
+    def _allowed_types(self):
+        if self.state == OPEN:
+            return (APPLICATION_DATA, CONTROL)
+        return self.expected.get(self.state, ())
+
+    def _handle_frame(self, frame_type, header, body):
+        if frame_type == ALERT:
+            # §9: never answer an alert; unknown codes are a generic failure.
+            self.state = FAILED
+            self._events.append(("failed", "received:" + describe_alert(body)))
+            self._on_end()
+        elif frame_type in (APPLICATION_DATA, CONTROL):
+            self._open_record(frame_type, header, body)
+        else:
+            self._handle_handshake(frame_type, body)
+
+    def _handle_handshake(self, frame_type, body):
+        raise NotImplementedError
+
+    # --- records ---
+
+    def _start_session(self, root, how):
+        h2d, d2h = TrafficKeys(root, H2D_LABEL), TrafficKeys(root, D2H_LABEL)
+        self._send_keys, self._recv_keys = (h2d, d2h) if self.role == "host" else (d2h, h2d)
+        self.state = OPEN
+        self.deadline = None
+        self._events.append(("connected", how))
+
+    def _flush_pending(self):
+        pending, self._pending = self._pending, []
+        for message in pending:
+            self._seal_application(message)
+
+    def _seal_application(self, message):
+        # §7.3: the last record a key may protect is reserved for the KeyUpdate that retires it.
+        if self._send_keys.seq >= self.records_per_key - 1:
+            self.key_update()
+        self._seal(APPLICATION_DATA, message)
+
+    def _seal(self, frame_type, plaintext):
+        keys = self._send_keys
+        length = len(plaintext) + 16
+        header = bytes([frame_type << 4 | length >> 8, length & 0xFF])
+        self._out += header + keys.aead.encrypt(keys.nonce(), plaintext, header)
+        keys.seq += 1
+
+    def _open_record(self, frame_type, header, body):
+        keys = self._recv_keys
+        if keys.seq >= self.records_per_key:
+            raise ProtocolViolation(PROTOCOL_ERROR, "too many records under one key")
+        try:
+            plaintext = keys.aead.decrypt(keys.nonce(), body, header)
+        except InvalidTag:
+            raise ProtocolViolation(PROTOCOL_ERROR, "record failed authentication") from None
+        keys.seq += 1
+        if frame_type == APPLICATION_DATA:
+            self._events.append(("message", plaintext))
+        elif plaintext == bytes([CONTROL_KEY_UPDATE]):
+            keys.update()
+        elif len(plaintext) == 2 and plaintext[0] == CONTROL_CLOSE:
+            # SPEC-GAP §7.4: bytes that follow a received Close in the stream are not addressed
+            # (error, or ignored?); taken here: ignored, as the session is closed.
+            self.state = CLOSED
+            self._events.append(("closed", True, plaintext[1]))
+            self._on_end()
+        else:
+            # SPEC-GAP §7.2: a Control record with another content (unknown control type, or a
+            # KeyUpdate of 2 bytes) is not named; taken here: ProtocolError.
+            raise ProtocolViolation(PROTOCOL_ERROR, "unknown control record")
+
+    # --- failure ---
+
+    def _fail(self, alert, text, details=b""):
+        if alert is not None:
+            self._out += frame(ALERT, bytes([alert]) + details)
+            text = "sent:" + ALERT_NAMES[alert]
+        self.state = FAILED
+        self._events.append(("failed", text))
+        self._on_end()
+
+    def _on_end(self):
+        self._pending = []
+
+
+# --- host ---------------------------------------------------------------------------------------
+
+AWAIT_PAIR_RESPONSE = "await_pair_response"
+AWAIT_RESUME_RESPONSE = "await_resume_response"
+
+
+@dataclass(frozen=True)
+class HostBond:
+    """What a host keeps after pairing (§8.1)."""
+    device_id: bytes
+    host_id: bytes
+    bond_secret: bytes
+
+    # SPEC-GAP §8.1: PROTOCOL.md defines no serialisation of the host's bond; this tool uses
+    # device_id [8] || host_id [8] || bond_secret [32] (48 bytes).
+    def encode(self):
+        return self.device_id + self.host_id + self.bond_secret
+
+    @classmethod
+    def decode(cls, data):
+        if len(data) != 48:
+            raise InvalidInput("a host bond is 48 bytes")
+        return cls(bytes(data[:8]), bytes(data[8:16]), bytes(data[16:]))
+
+
+class HostConnection(Connection):
+    role = "host"
+    expected = {AWAIT_PAIR_RESPONSE: (PAIR_RESPONSE,), AWAIT_RESUME_RESPONSE: (RESUME_RESPONSE,)}
+
+    def __init__(self, clock=time.monotonic, handshake_timeout=30.0,
+                 records_per_key=RECORDS_PER_KEY):
+        super().__init__(clock, handshake_timeout, records_per_key)
+
+    @classmethod
+    def pair(cls, code, setup_info, w0_w1=None, **kwargs):
+        """Starts a pairing; w0_w1 may be passed when the caller already ran §5.1."""
+        conn = cls(**kwargs)
+        validate_code(code)
+        setup_info.kdf_params.check_host_limits()
+        w0, w1 = w0_w1 or derive_w0_w1(code, setup_info.device_id, setup_info.kdf_params)
+        conn._w0, conn._w1 = w0, w1
+        conn._setup_info = setup_info
+        conn._host_id = os.urandom(8)
+        conn._session_id = os.urandom(8)
+        conn._x = random_scalar()
+        conn._share_p = point_add(base_mult(conn._x), scalar_mult(w0, SPAKE_M))
+        body = (bytes([VERSION, SUPPORTED_VERSIONS]) + setup_info.device_id + conn._host_id
+                + conn._session_id + encode_compressed(conn._share_p))
+        conn._begin(AWAIT_PAIR_RESPONSE, frame(PAIR_REQUEST, body))
+        return conn
+
+    @classmethod
+    def resume(cls, bond, **kwargs):
+        conn = cls(**kwargs)
+        conn._bond = bond
+        conn._x = random_scalar()
+        prefix = (bytes([VERSION, SUPPORTED_VERSIONS]) + bond.device_id + bond.host_id
+                  + encode_compressed(base_mult(conn._x)))
+        binder_key = hkdf_expand(bond.bond_secret, b"blepake/1 binder", 32)
+        conn._request = prefix + hmac_sha256(binder_key, prefix)[:16]
+        conn._begin(AWAIT_RESUME_RESPONSE, frame(RESUME_REQUEST, conn._request))
+        return conn
+
+    def _begin(self, state, request):
+        self.state = state
+        self.deadline = self.clock() + self.handshake_timeout
+        self._out += request
+
+    def _handle_handshake(self, frame_type, body):
+        if frame_type == PAIR_RESPONSE:
+            self._on_pair_response(body)
+        else:
+            self._on_resume_response(body)
+
+    def _on_pair_response(self, body):
+        share_v = decode_compressed(body[:33])
+        if share_v is None:
+            raise ProtocolViolation(PROTOCOL_ERROR, "shareV does not decode")
+        unblinded = point_sub(share_v, scalar_mult(self._w0, SPAKE_N))
+        if unblinded is None:
+            # SPEC-GAP §6.3: the alert for "shareV - w0·N is the identity" is not named; taken
+            # here: ProtocolError.
+            raise ProtocolViolation(PROTOCOL_ERROR, "shareV - w0·N is the identity")
+        context = pairing_context(VERSION, SUPPORTED_VERSIONS, self._setup_info.kdf_params,
+                                  self._session_id)
+        keys = spake2plus_keys(context, self._host_id, self._setup_info.device_id,
+                               self._share_p, share_v, scalar_mult(self._x, unblinded),
+                               scalar_mult(self._w1, unblinded), self._w0)
+        self._x = None
+        if not hmac.compare_digest(keys.confirm_v, body[33:]):
+            raise ProtocolViolation(AUTHENTICATION_FAILED, "confirmV did not verify")
+        self._out += frame(PAIR_CONFIRM, keys.confirm_p)
+        self._start_session(keys.k_shared, "paired")
+        self._events.append(("bonded", self._setup_info.device_id, self._host_id,
+                             hkdf_expand(keys.k_shared, b"blepake/1 bond", 32)))
+        self._flush_pending()  # 0.5-RTT data, in the same write as PairConfirm
+
+    def _on_resume_response(self, body):
+        y_point = decode_compressed(body[:33])
+        if y_point is None:
+            raise ProtocolViolation(PROTOCOL_ERROR, "Y does not decode")
+        keys = resume_keys(self._bond.bond_secret, self._request, body[:33],
+                           scalar_mult(self._x, y_point))
+        self._x = None
+        if not hmac.compare_digest(keys.confirm_d, body[33:]):
+            raise ProtocolViolation(AUTHENTICATION_FAILED, "confirmD did not verify")
+        self._out += frame(RESUME_FINISH, keys.confirm_h)
+        self._start_session(keys.session_root, "resumed")
+        self._flush_pending()
+
+
+@dataclass(frozen=True)
+class ResumeKeys:
+    confirm_d: bytes
+    confirm_h: bytes
+    session_root: bytes
+
+
+def resume_keys(bond_secret, request_body, y_encoded, shared_point):
+    """§8.2 from the ResumeRequest body, Y as sent, and x·Y = y·X."""
+    dh = shared_point[0].to_bytes(32, "big")
+    th = sha256(request_body + y_encoded)
+    prk = hkdf_extract(bond_secret, dh)
+    k_confirm_d = hkdf_expand(prk, b"blepake/1 resume device" + th, 32)
+    k_confirm_h = hkdf_expand(prk, b"blepake/1 resume host" + th, 32)
+    return ResumeKeys(hmac_sha256(k_confirm_d, th), hmac_sha256(k_confirm_h, th),
+                      hkdf_expand(prk, b"blepake/1 resume session" + th, 32))
+
+
+# --- device -------------------------------------------------------------------------------------
+
+class StorageError(Exception):
+    pass
+
+
+class MemoryFlash:
+    """The device's persistent store, in memory; `fail_writes` simulates a storage fault."""
+
+    def __init__(self):
+        self.values = {}
+        self.fail_writes = False
+
+    def read(self, key):
+        return self.values.get(key)
+
+    def write(self, key, value):
+        if self.fail_writes:
+            raise StorageError("write failed")
+        self.values[key] = value
+
+    def delete(self, key):
+        self.values.pop(key, None)
+
+
+@dataclass
+class AttemptPolicy:
+    """§10 parameters, seconds for times."""
+    max_failures: int = 10
+    free_attempts: int = 3
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    handshake_timeout: float = 30.0
+
+
+COUNTER_KEY = "failures"
+
+
+def bond_key(host_id):
+    return "bond:" + host_id.hex()
+
+
+def encode_counter(failures):
+    value = b"\x01" + struct.pack("<H", failures)
+    return value + sha256(value)[:4]
+
+
+def encode_stored_bond(bond_secret):
+    # SPEC-GAP §10.6: the bond's "checksum [4]" is not defined; taken here, by analogy with the
+    # counter, as the first 4 bytes of SHA-256 of the 33 bytes before it.
+    value = b"\x01" + bond_secret
+    return value + sha256(value)[:4]
+
+
+class Device:
+    """One device: its record, persistent store, attempt counter and handshake lock (§10)."""
+
+    def __init__(self, record, flash=None, policy=None, clock=time.monotonic):
+        self.record = record
+        self.flash = flash if flash is not None else MemoryFlash()
+        self.policy = policy or AttemptPolicy()
+        self.clock = clock
+        self.failures = self._load_failures()
+        self.last_attempt = clock()  # §10.4: after a (re)boot, `last` is the boot time
+        self._lock_owner = None
+        self._lock_expiry = 0.0
+
+    def connect(self, records_per_key=RECORDS_PER_KEY):
+        """A new BLE connection to this device."""
+        return DeviceConnection(self, records_per_key)
+
+    def reopen_pairing_window(self):
+        self.flash.write(COUNTER_KEY, encode_counter(0))
+        self.failures = 0
+
+    def add_bond(self, host_id, bond_secret):
+        self.flash.write(bond_key(host_id), encode_stored_bond(bond_secret))
+
+    def delete_bond(self, host_id):
+        self.flash.delete(bond_key(host_id))
+
+    def bond_secret(self, host_id):
+        """The stored bond secret, or None when absent or damaged (§10.6)."""
+        try:
+            value = self.flash.read(bond_key(host_id))
+        except StorageError:
+            return None
+        if value is None or len(value) != 37 or value != encode_stored_bond(value[1:33]):
+            return None
+        return value[1:33]
+
+    def _load_failures(self):
+        try:
+            value = self.flash.read(COUNTER_KEY)
+        except StorageError:
+            return self.policy.max_failures
+        if value is None:
+            return 0
+        if len(value) != 7 or value[0] != 0x01 or sha256(value[:3])[:4] != value[3:]:
+            return self.policy.max_failures  # damaged reads as locked: no fault gives a guess
+        return struct.unpack("<H", value[1:3])[0]
+
+    def attempt_refusal(self):
+        """§10.3-4: an alert (code, details) if a PairRequest may not be answered now."""
+        p = self.policy
+        if self.failures >= p.max_failures:
+            return LOCKED, b""
+        if self.failures >= p.free_attempts:
+            wait = min(p.backoff_base * 2 ** (self.failures - p.free_attempts), p.backoff_max)
+            remaining = self.last_attempt + wait - self.clock()
+            if remaining > 0:
+                # SPEC-GAP §10.4: rounding of "the remaining seconds" is not stated; rounded up
+                # here so that a host that waits exactly that long is not refused again.
+                return UNAVAILABLE, retry_after(remaining)
+        return None
+
+    def count_attempt(self):
+        """§10.1: raise the count and persist it before answering; False if the write failed."""
+        self.failures = min(self.failures + 1, 0xFFFF)
+        self.last_attempt = self.clock()
+        try:
+            self.flash.write(COUNTER_KEY, encode_counter(self.failures))
+        except StorageError:
+            return False
+        return True
+
+    def clear_failures(self):
+        self.failures = 0
+        try:
+            self.flash.write(COUNTER_KEY, encode_counter(0))
+        except StorageError:
+            # SPEC-GAP §10.2: a failed write of the cleared count is not addressed; the session
+            # opens anyway and the stale, higher count stays on flash (the safe direction).
+            pass
+
+    def try_lock(self, conn):
+        now = self.clock()
+        if self._lock_owner not in (None, conn) and now < self._lock_expiry:
+            return False
+        self._lock_owner = conn
+        self._lock_expiry = now + self.policy.handshake_timeout
+        return True
+
+    def lock_retry_after(self):
+        # SPEC-GAP §6.3/§9: the retry_after_secs of an Unavailable for a held handshake lock is
+        # not defined; taken here: the time until that lock expires, rounded up.
+        return retry_after(self._lock_expiry - self.clock())
+
+    def unlock(self, conn):
+        if self._lock_owner is conn:
+            self._lock_owner = None
+
+
+def retry_after(seconds):
+    return struct.pack("<H", min(max(math.ceil(seconds), 1), 0xFFFF))
+
+
+IDLE = "idle"
+AWAIT_PAIR_CONFIRM = "await_pair_confirm"
+AWAIT_RESUME_FINISH = "await_resume_finish"
+
+
+class DeviceConnection(Connection):
+    role = "device"
+    expected = {IDLE: (PAIR_REQUEST, RESUME_REQUEST), AWAIT_PAIR_CONFIRM: (PAIR_CONFIRM,),
+                AWAIT_RESUME_FINISH: (RESUME_FINISH,)}
+
+    def __init__(self, device, records_per_key=RECORDS_PER_KEY):
+        super().__init__(device.clock, device.policy.handshake_timeout, records_per_key)
+        self.device = device
+        self.state = IDLE
+
+    def _handle_handshake(self, frame_type, body):
+        handler = {PAIR_REQUEST: self._on_pair_request, RESUME_REQUEST: self._on_resume_request,
+                   PAIR_CONFIRM: self._on_pair_confirm, RESUME_FINISH: self._on_resume_finish}
+        handler[frame_type](body)
+
+    def _check_request_header(self, body):
+        """The checks common to PairRequest and ResumeRequest: version rule (§11), device_id."""
+        version, supported = body[0], body[1]
+        common = supported & SUPPORTED_VERSIONS
+        # SPEC-GAP §11: a PairRequest of a future version may have another body length, which §3
+        # makes a ProtocolError at the header, before the version rule can answer
+        # UnsupportedVersion. Only same-length requests reach this check.
+        if common == 0 or version != common.bit_length():
+            raise ProtocolViolation(UNSUPPORTED_VERSION, details=bytes([SUPPORTED_VERSIONS]))
+        if body[2:10] != self.device.record.device_id:
+            raise ProtocolViolation(UNKNOWN_DEVICE)
+
+    def _on_pair_request(self, body):
+        record = self.device.record
+        self._check_request_header(body)
+        share_p = decode_compressed(body[26:59])
+        if share_p is None:
+            raise ProtocolViolation(PROTOCOL_ERROR, "shareP does not decode")
+        refusal = self.device.attempt_refusal()
+        if refusal is not None:
+            raise ProtocolViolation(refusal[0], details=refusal[1])
+        if not self.device.try_lock(self):
+            raise ProtocolViolation(UNAVAILABLE, details=self.device.lock_retry_after())
+        if not self.device.count_attempt():
+            raise ProtocolViolation(INTERNAL, "could not store the attempt count")
+        unblinded = point_sub(share_p, record.w0M)
+        if unblinded is None:
+            # SPEC-GAP §6.3: the identity check on shareP - w0·M is not placed in the ordered list
+            # of checks and has no named alert. Taken here: after counting (so it can never be an
+            # uncounted test of w0), with ProtocolError.
+            raise ProtocolViolation(PROTOCOL_ERROR, "shareP - w0·M is the identity")
+        self._host_id = body[10:18]
+        y = random_scalar()
+        share_v = point_add(base_mult(y), record.w0N)
+        context = pairing_context(body[0], body[1], record.kdf_params, body[18:26])
+        keys = spake2plus_keys(context, self._host_id, record.device_id, share_p, share_v,
+                               scalar_mult(y, unblinded), scalar_mult(y, record.L), record.w0)
+        self._expected_confirm = keys.confirm_p
+        self._root = keys.k_shared
+        self._out += frame(PAIR_RESPONSE, encode_compressed(share_v) + keys.confirm_v)
+        self.state = AWAIT_PAIR_CONFIRM
+        self.deadline = self.clock() + self.handshake_timeout
+
+    def _on_pair_confirm(self, body):
+        if not hmac.compare_digest(self._expected_confirm, body):
+            # Records that followed in the same write are discarded: input stops at the failure.
+            raise ProtocolViolation(AUTHENTICATION_FAILED, "confirmP did not verify")
+        self.device.clear_failures()
+        self.device.unlock(self)
+        bond_secret = hkdf_expand(self._root, b"blepake/1 bond", 32)
+        self._start_session(self._root, "paired")
+        # SPEC-GAP §8.1: the device "MAY keep" the bond; what it does when one for the same host_id
+        # exists, or when its bond storage is full, is not said. Here: overwrite; no limit.
+        try:
+            self.device.add_bond(self._host_id, bond_secret)
+            self._events.append(("bonded", self.device.record.device_id, self._host_id,
+                                 bond_secret))
+        except StorageError:
+            pass  # no bond: the host's later resume gets ResumeRejected and pairs again
+        self._flush_pending()
+
+    def _on_resume_request(self, body):
+        self._check_request_header(body)
+        x_point = decode_compressed(body[18:51])
+        if x_point is None:
+            # SPEC-GAP §8.2: the alert for an X that does not decode is not named; taken here:
+            # ProtocolError, as for shareP in §6.3.
+            raise ProtocolViolation(PROTOCOL_ERROR, "X does not decode")
+        bond_secret = self.device.bond_secret(body[10:18])
+        if bond_secret is None:
+            raise ProtocolViolation(RESUME_REJECTED, "no bond")
+        binder_key = hkdf_expand(bond_secret, b"blepake/1 binder", 32)
+        if not hmac.compare_digest(hmac_sha256(binder_key, body[:51])[:16], body[51:]):
+            raise ProtocolViolation(RESUME_REJECTED, "wrong binder")
+        if not self.device.try_lock(self):
+            raise ProtocolViolation(UNAVAILABLE, details=self.device.lock_retry_after())
+        y = random_scalar()
+        y_encoded = encode_compressed(base_mult(y))
+        keys = resume_keys(bond_secret, body, y_encoded, scalar_mult(y, x_point))
+        self._expected_confirm = keys.confirm_h
+        self._root = keys.session_root
+        self._out += frame(RESUME_RESPONSE, y_encoded + keys.confirm_d)
+        self.state = AWAIT_RESUME_FINISH
+        self.deadline = self.clock() + self.handshake_timeout
+
+    def _on_resume_finish(self, body):
+        if not hmac.compare_digest(self._expected_confirm, body):
+            raise ProtocolViolation(AUTHENTICATION_FAILED, "confirmH did not verify")
+        self.device.unlock(self)
+        self._start_session(self._root, "resumed")
+        self._flush_pending()
+
+    def _on_end(self):
+        super()._on_end()
+        self.device.unlock(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-test
+# ---------------------------------------------------------------------------------------------
+
+# RFC 9383 Appendix C, P256-SHA256-HKDF-SHA256-HMAC-SHA256 (external values, not computed here).
+RFC9383_P256 = {
+    "context": b"SPAKE2+-P256-SHA256-HKDF-SHA256-HMAC-SHA256 Test Vectors",
+    "id_prover": b"client",
+    "id_verifier": b"server",
+    "w0": "bb8e1bbcf3c48f62c08db243652ae55d3e5586053fca77102994f23ad95491b3",
+    "w1": "7e945f34d78785b8a3ef44d0df5a1a97d6b3b460409a345ca7830387a74b1dba",
+    "L": "04eb7c9db3d9a9eb1f8adab81b5794c1f13ae3e225efbe91ea487425854c7fc00f00bfedcbd09b2400142d40a"
+         "14f2064ef31dfaa903b91d1faea7093d835966efd",
+    "x": "d1232c8e8693d02368976c174e2088851b8365d0d79a9eee709c6a05a2fad539",
+    "shareP": "04ef3bd051bf78a2234ec0df197f7828060fe9856503579bb1733009042c15c0c1de127727f418b5966a"
+              "fadfdd95a6e4591d171056b333dab97a79c7193e341727",
+    "y": "717a72348a182085109c8d3917d6c43d59b224dc6a7fc4f0483232fa6516d8b3",
+    "shareV": "04c0f65da0d11927bdf5d560c69e1d7d939a05b0e88291887d679fcadea75810fb5cc1ca7494db39e82f"
+              "f2f50665255d76173e09986ab46742c798a9a68437b048",
+    "Z": "04bbfce7dd7f277819c8da21544afb7964705569bdf12fb92aa388059408d50091a0c5f1d3127f56813b5337f"
+         "9e4e67e2ca633117a4fbd559946ab474356c41839",
+    "V": "0458bf27c6bca011c9ce1930e8984a797a3419797b936629a5a937cf2f11c8b9514b82b993da8a46e664f23db"
+         "7c01edc87faa530db01c2ee405230b18997f16b68",
+    "K_main": "4c59e1ccf2cfb961aa31bd9434478a1089b56cd11542f53d3576fb6c2a438a29",
+    "K_confirmP": "871ae3f7b78445e34438fb284504240239031c39d80ac23eb5ab9be5ad6db58a",
+    "K_confirmV": "ccd53c7c1fa37b64a462b40db8be101cedcf838950162902054e644b400f1680",
+    "confirmP": "926cc713504b9b4d76c9162ded04b5493e89109f6d89462cd33adc46fda27527",
+    "confirmV": "9747bcc4f8fe9f63defee53ac9b07876d907d55047e6ff2def2e7529089d3e68",
+    "K_shared": "0c5f8ccd1413423a54f6c1fb26ff01534a87f893779c6e68666d772bfd91f3e7",
+}
+RFC9383_TT_LENGTH = 570
+
+
+class SelfTest:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, condition, name):
+        if condition:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {name}")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def pump(a, b, rng, max_chunk=20):
+    """Moves bytes both ways, cut into random pieces, until neither side has output."""
+    while True:
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            data = src.take_output()
+            moved |= bool(data)
+            while data:
+                cut = rng.randint(1, max_chunk)
+                dst.receive(data[:cut])
+                data = data[cut:]
+        if not moved:
+            return
+
+
+def events_of(conn, kind):
+    return [e for e in conn.take_events() if e[0] == kind]
+
+
+def test_rfc9383_vector(t):
+    v = {k: bytes.fromhex(x) if isinstance(x, str) else x for k, x in RFC9383_P256.items()}
+    w0, w1 = int.from_bytes(v["w0"], "big"), int.from_bytes(v["w1"], "big")
+    x, y = int.from_bytes(v["x"], "big"), int.from_bytes(v["y"], "big")
+    t.check(encode_uncompressed(base_mult(w1)) == v["L"], "RFC 9383: L = w1·P")
+    share_p = point_add(base_mult(x), scalar_mult(w0, SPAKE_M))
+    share_v = point_add(base_mult(y), scalar_mult(w0, SPAKE_N))
+    t.check(encode_uncompressed(share_p) == v["shareP"], "RFC 9383: shareP")
+    t.check(encode_uncompressed(share_v) == v["shareV"], "RFC 9383: shareV")
+    z_verifier = scalar_mult(y, point_sub(share_p, scalar_mult(w0, SPAKE_M)))
+    v_verifier = scalar_mult(y, decode_uncompressed(v["L"]))
+    unblinded = point_sub(share_v, scalar_mult(w0, SPAKE_N))
+    z_prover, v_prover = scalar_mult(x, unblinded), scalar_mult(w1, unblinded)
+    t.check(encode_uncompressed(z_verifier) == v["Z"] == encode_uncompressed(z_prover),
+            "RFC 9383: Z on both sides")
+    t.check(encode_uncompressed(v_verifier) == v["V"] == encode_uncompressed(v_prover),
+            "RFC 9383: V on both sides")
+    keys = spake2plus_keys(v["context"], v["id_prover"], v["id_verifier"], share_p, share_v,
+                           z_prover, v_prover, w0)
+    t.check(len(keys.transcript) == RFC9383_TT_LENGTH, "RFC 9383: TT length")
+    for name, value in (("K_main", keys.k_main), ("K_confirmP", keys.k_confirm_p),
+                        ("K_confirmV", keys.k_confirm_v), ("confirmP", keys.confirm_p),
+                        ("confirmV", keys.confirm_v), ("K_shared", keys.k_shared)):
+        t.check(value == v[name], f"RFC 9383: {name}")
+
+
+def test_points(t):
+    t.check(scalar_mult(P256_N, P256_G) is None, "n·G is the identity")
+    t.check(on_curve(SPAKE_M) and on_curve(SPAKE_N), "M and N are on the curve")
+    k = random_scalar()
+    point = base_mult(k)
+    t.check(decode_compressed(encode_compressed(point)) == point, "compressed round trip")
+    t.check(decode_uncompressed(encode_uncompressed(point)) == point, "uncompressed round trip")
+    t.check(point_add(point, point_neg(point)) is None, "P + (-P) is the identity")
+    t.check(scalar_mult(k + 1, P256_G) == point_add(point, P256_G), "(k+1)·G = k·G + G")
+    good = encode_compressed(point)
+    t.check(decode_compressed(b"\x04" + good[1:]) is None, "compressed: wrong prefix refused")
+    t.check(decode_compressed(b"\x02" + P256_P.to_bytes(32, "big")) is None,
+            "compressed: x >= p refused")
+    off_curve = next(x for x in range(1, 100) if decode_compressed(b"\x02" + x.to_bytes(32, "big"))
+                     is None)
+    t.check(off_curve > 0, "compressed: an x with no point is refused")
+    bad = bytearray(encode_uncompressed(point))
+    bad[-1] ^= 1
+    t.check(decode_uncompressed(bytes(bad)) is None, "uncompressed: off-curve point refused")
+
+
+def test_codes(t):
+    # PROTOCOL.md §4.1 / §4.2 examples.
+    for code in ("00000000", "99999999", "12345678", "87654321", "89012345", "10987654",
+                 "12121212", "12341234"):
+        t.check(is_trivial_code(code), f"trivial code {code}")
+    t.check(not is_trivial_code("31415926"), "31415926 is not trivial")
+    t.check(format_manual_code("31415926") == "314-159-266", "Damm example of §4.2")
+    t.check(parse_manual_code("314 159-266") == "31415926", "manual code parses")
+    rng = random.Random(1)
+    single_errors = transpositions = 0
+    for _ in range(300):
+        nine = format_manual_code(f"{rng.randrange(10 ** 8):08d}").replace("-", "")
+        i = rng.randrange(9)
+        wrong = nine[:i] + str((int(nine[i]) + rng.randrange(1, 10)) % 10) + nine[i + 1:]
+        single_errors += damm_interim(wrong) != 0
+        j = rng.randrange(8)
+        if nine[j] != nine[j + 1]:
+            swapped = nine[:j] + nine[j + 1] + nine[j] + nine[j + 2:]
+            transpositions += damm_interim(swapped) == 0
+    t.check(single_errors == 300, "Damm detects single-digit errors")
+    t.check(transpositions == 0, "Damm detects adjacent transpositions")
+
+
+def test_base45(t):
+    # RFC 9285 §4.3 and §4.4 examples.
+    for raw, text in ((b"AB", "BB8"), (b"Hello!!", "%69 VD92EX0"), (b"base-45", "UJCLQE7W581"),
+                      (b"ietf!", "QED8WEX0")):
+        t.check(base45_encode(raw) == text, f"Base45 encode {raw!r}")
+        t.check(base45_decode(text) == raw, f"Base45 decode {text!r}")
+    for bad in ("GGW", "A", "ab"):
+        try:
+            base45_decode(bad)
+            t.check(False, f"Base45 refuses {bad!r}")
+        except InvalidInput:
+            t.check(True, f"Base45 refuses {bad!r}")
+
+
+def refuses(function, *args):
+    try:
+        function(*args)
+    except InvalidInput:
+        return True
+    return False
+
+
+def test_setup_payloads(t):
+    info = SetupInfo(bytes(range(8)), KdfParams(65536, 3, 4, bytes(range(16, 32))))
+    text = encode_qr_payload(info, "31415926")
+    t.check(len(text) == 57, "QR payload is 57 characters")
+    t.check(all(c in BASE45_ALPHABET for c in text), "QR payload is QR alphanumeric")
+    t.check(parse_qr_payload(text) == (info, "31415926"), "QR payload round trip")
+    t.check(refuses(parse_qr_payload, "bp:" + text[3:]), "QR: wrong prefix refused")
+    t.check(refuses(parse_qr_payload, text[:-3]), "QR: wrong length refused")
+    t.check(refuses(parse_qr_payload, encode_qr_payload(info, "12345678")), "QR: trivial code")
+    raw = info.encode() + struct.pack("<I", 10 ** 8)
+    t.check(refuses(parse_qr_payload, QR_PREFIX + base45_encode(raw)), "QR: code out of range")
+    for m, it, p in ((65536, 3, 0), (65536, 33, 4), (31, 1, 4), (1048577, 1, 1)):
+        bad = SetupInfo(info.device_id, KdfParams(m, it, p, info.kdf_params.salt))
+        t.check(refuses(parse_qr_payload, encode_qr_payload(bad, "31415926")),
+                f"QR: parameters m={m} t={it} p={p} refused")
+    other_algorithm = SetupInfo(info.device_id, KdfParams(65536, 3, 4, bytes(16), algorithm=2))
+    t.check(refuses(SetupInfo.decode, other_algorithm.encode()), "Setup Info: algorithm 2 refused")
+    t.check(len(info.encode()) == 32, "Setup Info is 32 bytes")
+
+
+def test_provisioning(t, code, info, record):
+    w0, w1 = derive_w0_w1(code, info.device_id, info.kdf_params)
+    t.check(len(record.encode()) == 163, "device record is 163 bytes")
+    t.check(DeviceRecord.decode(record.encode()) == record, "device record round trip")
+    t.check(record.w0 == w0 and record.L == base_mult(w1), "record holds w0 and L = w1·P")
+    t.check(w0 != derive_w0_w1(code, os.urandom(8), info.kdf_params)[0],
+            "w0 depends on device_id")
+    zero_w0 = bytearray(record.encode())
+    zero_w0[32:64] = bytes(32)
+    t.check(refuses(DeviceRecord.decode, bytes(zero_w0)), "record with w0 = 0 refused")
+    big_w0 = bytearray(record.encode())
+    big_w0[32:64] = P256_N.to_bytes(32, "big")
+    t.check(refuses(DeviceRecord.decode, bytes(big_w0)), "record with w0 = n refused")
+    bad_point = bytearray(record.encode())
+    bad_point[64] = 0x05
+    t.check(refuses(DeviceRecord.decode, bytes(bad_point)), "record with a bad point refused")
+
+
+def pair(device, code, info, rng, w0_w1, host_messages=(), device_messages=()):
+    host = HostConnection.pair(code, info, w0_w1=w0_w1, clock=device.clock)
+    dconn = device.connect()
+    for message in host_messages:
+        host.send(message)
+    for message in device_messages:
+        dconn.send(message)
+    pump(host, dconn, rng)
+    return host, dconn
+
+
+def test_pairing_and_records(t, code, info, record, w0_w1, rng):
+    clock = FakeClock()
+    device = Device(record, clock=clock)
+    host, dconn = pair(device, code, info, rng, w0_w1, host_messages=[b"early", b""],
+                       device_messages=[b"hello host"])
+    h_events, d_events = host.take_events(), dconn.take_events()
+    t.check(("connected", "paired") in h_events and ("connected", "paired") in d_events,
+            "pairing opens both sides")
+    h_bond = [e for e in h_events if e[0] == "bonded"]
+    d_bond = [e for e in d_events if e[0] == "bonded"]
+    t.check(len(h_bond) == 1 and h_bond == d_bond, "both sides derive the same bond")
+    t.check([e[1] for e in d_events if e[0] == "message"] == [b"early", b""],
+            "0.5-RTT host messages arrive in order, the empty one too")
+    t.check([e[1] for e in h_events if e[0] == "message"] == [b"hello host"],
+            "device message queued before Open arrives")
+    t.check(device.failures == 0 and device.flash.read(COUNTER_KEY) == encode_counter(0),
+            "a verified pairing clears the count")
+
+    messages = [os.urandom(rng.randrange(MAX_MESSAGE + 1)) for _ in range(20)] + [bytes(512)]
+    for message in messages:
+        host.send(message)
+    host.key_update()
+    host.send(b"after update")
+    dconn.send(b"reply")
+    pump(host, dconn, rng, max_chunk=300)
+    got = [e[1] for e in events_of(dconn, "message")]
+    t.check(got == messages + [b"after update"], "H2D messages across a key update")
+    t.check([e[1] for e in events_of(host, "message")] == [b"reply"], "D2H message")
+
+    host.close(7)
+    pump(host, dconn, rng)
+    t.check(host.state == CLOSED and dconn.state == CLOSED, "Close ends both sides")
+    t.check(events_of(dconn, "closed") == [("closed", True, 7)], "Close reason delivered")
+    return HostBond(*h_bond[0][1:])
+
+
+def test_automatic_key_update(t, code, info, record, w0_w1, rng):
+    device = Device(record, clock=FakeClock())
+    host = HostConnection.pair(code, info, w0_w1=w0_w1, clock=device.clock, records_per_key=4)
+    dconn = device.connect(records_per_key=4)
+    pump(host, dconn, rng)
+    messages = [bytes([i]) * i for i in range(13)]
+    for message in messages:
+        host.send(message)
+    wire = host.take_output()
+    offset, control_records = 0, 0
+    while offset < len(wire):
+        control_records += wire[offset] >> 4 == CONTROL
+        offset += 2 + ((wire[offset] & 0x0F) << 8 | wire[offset + 1])
+    dconn.receive(wire)
+    t.check([e[1] for e in events_of(dconn, "message")] == messages,
+            "messages across automatic key updates")
+    t.check(control_records == 4, "one KeyUpdate per 3 data records at 4 records per key")
+
+    # A sender that never updates: its 5th record under one key is refused by the receiver.
+    device2 = Device(record, clock=FakeClock())
+    host2 = HostConnection.pair(code, info, w0_w1=w0_w1, clock=device2.clock,
+                                records_per_key=100)
+    dconn2 = device2.connect(records_per_key=4)
+    pump(host2, dconn2, rng)
+    for i in range(5):
+        host2.send(bytes([i]))
+    dconn2.receive(host2.take_output())
+    events = dconn2.take_events()
+    t.check(len([e for e in events if e[0] == "message"]) == 4 and dconn2.state == FAILED,
+            "receiver refuses the record after the limit")
+    t.check(dconn2.take_output() == frame(ALERT, bytes([PROTOCOL_ERROR])),
+            "the refusal is a ProtocolError alert")
+
+
+def test_resume(t, record, bond, rng):
+    device = Device(record, clock=FakeClock())
+    device.add_bond(bond.host_id, bond.bond_secret)
+    host = HostConnection.resume(bond, clock=device.clock)
+    host.send(b"0.5-RTT")
+    dconn = device.connect()
+    pump(host, dconn, rng)
+    t.check(("connected", "resumed") in host.take_events(), "resume opens the host")
+    d_events = dconn.take_events()
+    t.check(("connected", "resumed") in d_events and ("message", b"0.5-RTT") in d_events,
+            "resume opens the device and delivers data after ResumeFinish")
+    dconn.send(b"back")
+    pump(host, dconn, rng)
+    t.check(events_of(host, "message") == [("message", b"back")], "resumed D2H record")
+
+    stranger = HostBond(bond.device_id, os.urandom(8), bond.bond_secret)
+    wrong_secret = HostBond(bond.device_id, bond.host_id, os.urandom(32))
+    for name, other in (("unknown host_id", stranger), ("wrong binder", wrong_secret)):
+        host = HostConnection.resume(other, clock=device.clock)
+        dconn = device.connect()
+        pump(host, dconn, rng)
+        t.check(events_of(host, "failed") == [("failed", "received:ResumeRejected")],
+                f"resume refused: {name}")
+
+    device.flash.values[bond_key(bond.host_id)] = b"\x01" + bond.bond_secret + b"\0\0\0\0"
+    host = HostConnection.resume(bond, clock=device.clock)
+    pump(host, device.connect(), rng)
+    t.check(events_of(host, "failed") == [("failed", "received:ResumeRejected")],
+            "a damaged bond reads as absent")
+
+    # A device impersonator without the bond secret fails confirmD.
+    host = HostConnection.resume(bond, clock=device.clock)
+    request = host.take_output()
+    fake_y = encode_compressed(base_mult(random_scalar()))
+    host.receive(frame(RESUME_RESPONSE, fake_y + os.urandom(32)))
+    t.check(host.take_output() == frame(ALERT, bytes([AUTHENTICATION_FAILED]))
+            and len(request) == 69, "host refuses a wrong confirmD with AuthenticationFailed")
+
+
+def test_attempt_limits(t, code, info, record, w0_w1, rng):
+    clock = FakeClock()
+    policy = AttemptPolicy()
+    device = Device(record, clock=clock, policy=policy)
+    wrong_code = "31415927" if code != "31415927" else "27182818"
+    wrong_keys = derive_w0_w1(wrong_code, info.device_id, info.kdf_params)
+
+    def attempt():
+        host = HostConnection.pair(wrong_code, info, w0_w1=wrong_keys, clock=clock)
+        pump(host, device.connect(), rng)
+        return [e[1] for e in events_of(host, "failed")]
+
+    t.check(attempt() == ["sent:AuthenticationFailed"], "wrong code: host refuses confirmV")
+    t.check(device.failures == 1 and device.flash.read(COUNTER_KEY) == encode_counter(1),
+            "the wrong guess stays counted on flash")
+    attempt(), attempt()
+    t.check(attempt() == ["received:Unavailable:retry_after=1"], "4th attempt: backoff of 1 s")
+    t.check(device.failures == 3, "a refused attempt is not counted")
+    clock.now += 1
+    t.check(attempt() == ["sent:AuthenticationFailed"], "after the wait the attempt is answered")
+    t.check(attempt() == ["received:Unavailable:retry_after=2"], "backoff doubles")
+    for _ in range(policy.max_failures - device.failures):
+        clock.now += 61
+        attempt()
+    t.check(device.failures == policy.max_failures, "count reaches max_failures")
+    clock.now += 61
+    t.check(attempt() == ["received:Locked"], "locked at max_failures")
+
+    rebooted = Device(record, flash=device.flash, clock=clock)
+    t.check(rebooted.failures == policy.max_failures, "the count survives a reboot")
+    rebooted.reopen_pairing_window()
+    host, dconn = pair(rebooted, code, info, rng, w0_w1)
+    t.check(host.state == OPEN and dconn.state == OPEN, "reopened window allows pairing")
+
+    device.flash.values[COUNTER_KEY] = encode_counter(2)[:-1] + b"\0"
+    t.check(Device(record, flash=device.flash, clock=clock).failures == policy.max_failures,
+            "a damaged count reads as max_failures")
+    del device.flash.values[COUNTER_KEY]
+    t.check(Device(record, flash=device.flash, clock=clock).failures == 0,
+            "a missing count reads as 0")
+
+    faulty = Device(record, clock=clock)
+    faulty.flash.fail_writes = True
+    host = HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock)
+    pump(host, faulty.connect(), rng)
+    t.check([e[1] for e in events_of(host, "failed")] == ["received:Internal"]
+            and faulty.failures == 1, "a failed count write gives Internal, count kept in memory")
+
+
+def test_refusals(t, code, info, record, w0_w1, rng):
+    clock = FakeClock()
+    device = Device(record, clock=clock)
+
+    first = HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock)
+    first_dev = device.connect()
+    first_dev.receive(first.take_output())
+    second = HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock)
+    pump(second, device.connect(), rng)
+    t.check([e[1] for e in events_of(second, "failed")] == ["received:Unavailable:retry_after=30"],
+            "a second handshake gets Unavailable")
+    first_dev.link_lost()
+    third = HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock)
+    pump(third, device.connect(), rng)
+    t.check(third.state == OPEN, "a dropped link releases the handshake lock")
+
+    held = HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock)
+    held_dev = device.connect()
+    held_dev.receive(held.take_output())
+    t.check(held_dev.take_output()[0] >> 4 == PAIR_RESPONSE, "the held handshake is answered")
+    clock.now += 30
+    held_dev.poll()
+    t.check(held_dev.take_output() == frame(ALERT, bytes([TIMEOUT])), "device handshake timeout")
+    held.poll()
+    t.check(held.take_output() == frame(ALERT, bytes([TIMEOUT])), "host handshake timeout")
+
+    other = SetupInfo(os.urandom(8), info.kdf_params)
+    host = HostConnection.pair(code, other, w0_w1=w0_w1, clock=clock)
+    pump(host, device.connect(), rng)
+    t.check([e[1] for e in events_of(host, "failed")] == ["received:UnknownDevice"],
+            "PairRequest for another device gets UnknownDevice")
+
+    host = HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock)
+    request = bytearray(host.take_output())
+    request[3] = 0x02  # supported_versions: only version 2, while version says 1
+    dconn = device.connect()
+    dconn.receive(bytes(request))
+    t.check(dconn.take_output() == frame(ALERT, bytes([UNSUPPORTED_VERSION, SUPPORTED_VERSIONS])),
+            "version rule: UnsupportedVersion with the device's set")
+
+    tampered = bytearray(HostConnection.pair(code, info, w0_w1=w0_w1, clock=clock).take_output())
+    tampered[22] ^= 1  # session_id: the context differs, confirmations fail
+    dconn = device.connect()
+    dconn.receive(bytes(tampered))
+    t.check(dconn.state == AWAIT_PAIR_CONFIRM, "the device answers a (tampered) request")
+    dconn.receive(frame(PAIR_CONFIRM, os.urandom(32)) + b"\x80\x10" + bytes(16))
+    t.check(dconn.take_output()[-3:] == frame(ALERT, bytes([AUTHENTICATION_FAILED]))
+            and not events_of(dconn, "message"), "wrong confirmP: AuthenticationFailed")
+
+    dconn = device.connect()
+    dconn.receive(b"\xa0")
+    t.check(dconn.state == IDLE, "one header byte is buffered")
+    dconn.receive(b"\x00")
+    t.check(dconn.take_output() == frame(ALERT, bytes([PROTOCOL_ERROR])),
+            "reserved type refused at the header")
+    dconn = device.connect()
+    dconn.receive(b"\x10\x3c")
+    t.check(dconn.state == FAILED, "PairRequest with length 60 refused at the header")
+    dconn = device.connect()
+    dconn.receive(b"\x80\x10")
+    t.check(dconn.state == FAILED, "a record before Open is refused")
+
+    host, dconn = pair(device, code, info, rng, w0_w1)
+    host.send(b"secret")
+    record_bytes = bytearray(host.take_output())
+    record_bytes[5] ^= 0x40
+    dconn.receive(bytes(record_bytes))
+    t.check(dconn.state == FAILED and not events_of(dconn, "message"),
+            "an altered record is not delivered")
+    host, dconn = pair(device, code, info, rng, w0_w1)
+    host.send(b"once")
+    replayed = host.take_output()
+    dconn.receive(replayed + replayed)
+    t.check([e[1] for e in events_of(dconn, "message")] == [b"once"] and dconn.state == FAILED,
+            "a replayed record fails the connection")
+    host, dconn = pair(device, code, info, rng, w0_w1)
+    dconn.receive(frame(ALERT, bytes([42, 1, 2])))
+    t.check(dconn.take_events()[-1] == ("failed", "received:code42") and not dconn.take_output(),
+            "an unknown alert code fails without a reply")
+
+
+def selftest():
+    t = SelfTest()
+    rng = random.Random(int.from_bytes(os.urandom(8), "big"))
+    test_rfc9383_vector(t)
+    test_points(t)
+    test_codes(t)
+    test_base45(t)
+    test_setup_payloads(t)
+
+    started = time.monotonic()
+    code, info, record = provision()  # default parameters: 64 MiB, t = 3, p = 4
+    print(f"provisioned with default Argon2id parameters in {time.monotonic() - started:.2f} s")
+    t.check(parse_qr_payload(encode_qr_payload(info, code)) == (info, code), "payload of provision")
+    test_provisioning(t, code, info, record)
+    w0_w1 = (record.w0, derive_w0_w1(code, info.device_id, info.kdf_params)[1])
+    host = HostConnection.pair(code, info)  # the full path once, with its own derivation
+    dconn = Device(record).connect()
+    pump(host, dconn, rng)
+    t.check(host.state == OPEN and dconn.state == OPEN, "pairing with default parameters")
+
+    bond = test_pairing_and_records(t, code, info, record, w0_w1, rng)
+    test_automatic_key_update(t, code, info, record, w0_w1, rng)
+    test_resume(t, record, bond, rng)
+    test_attempt_limits(t, code, info, record, w0_w1, rng)
+    test_refusals(t, code, info, record, w0_w1, rng)
+    print(f"{t.passed} passed, {t.failed} failed")
+    return t.failed == 0
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("selftest", help="RFC 9383 vector and host-against-device checks")
+    prov = commands.add_parser("provision", help="make a device: code, QR payload, record")
+    prov.add_argument("--code")
+    prov.add_argument("--memory-kib", type=int, default=65536)
+    prov.add_argument("--iterations", type=int, default=3)
+    prov.add_argument("--parallelism", type=int, default=4)
+    args = parser.parse_args(argv)
+    if args.command == "selftest":
+        return 0 if selftest() else 1
+    code, info, record = provision(args.code, args.memory_kib, args.iterations, args.parallelism)
+    print(f"code {code}")
+    print(f"manual {format_manual_code(code)}")
+    print(f"setup-info {info.encode().hex()}")
+    print(f"payload {encode_qr_payload(info, code)}")
+    print(f"record {record.encode().hex()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
