@@ -254,6 +254,9 @@ def parse_manual_code(text):
         raise InvalidInput("a manual code is 9 digits")
     if damm_interim(nine) != 0:
         raise InvalidInput("wrong check digit")
+    # SPEC-GAP §4.1/§4.4: hosts "SHOULD refuse" a trivial code (§4.1) but "MUST refuse" one in a QR
+    # payload (§4.4); §4.2 does not say which applies to a typed code, nor whether "spaces" means
+    # only U+0020. Taken here: refuse trivial typed codes too; only U+0020 and "-" are ignored.
     return validate_code(nine[:8])
 
 
@@ -628,6 +631,9 @@ class Connection:
         if self.state != OPEN:
             raise RuntimeError("Close needs an open session")
         self._seal(CONTROL, bytes([CONTROL_CLOSE, reason]))
+        # SPEC-GAP §7.4: after sending Close a party "sends nothing more", but whether it still
+        # reads and delivers records the peer sent before seeing the Close is not said. Taken here:
+        # it stops reading (the application disconnects), so such records are lost.
         self.state = CLOSED
         self._events.append(("closed", False, reason))
         self._on_end()
@@ -823,6 +829,8 @@ class HostConnection(Connection):
         return conn
 
     def _begin(self, state, request):
+        # SPEC-GAP §12: "handshake_timeout from start" does not say whether the host's Argon2id
+        # derivation is inside it; taken here: the timer starts when the request is sent.
         self.state = state
         self.deadline = self.clock() + self.handshake_timeout
         self._out += request
@@ -852,6 +860,10 @@ class HostConnection(Connection):
             raise ProtocolViolation(AUTHENTICATION_FAILED, "confirmV did not verify")
         self._out += frame(PAIR_CONFIRM, keys.confirm_p)
         self._start_session(keys.k_shared, "paired")
+        # SPEC-GAP §8.1: "after a successful pairing" - the host never learns whether the device
+        # accepted confirmP or kept the bond (nothing from the device marks it), and the text does
+        # not say what a host does with a bond whose resume gets ResumeRejected. Taken here: the
+        # host reports its bond as soon as confirmV verifies.
         self._events.append(("bonded", self._setup_info.device_id, self._host_id,
                              hkdf_expand(keys.k_shared, b"blepake/1 bond", 32)))
         self._flush_pending()  # 0.5-RTT data, in the same write as PairConfirm
