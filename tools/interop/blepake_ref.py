@@ -497,8 +497,9 @@ RESUME_REQUEST, RESUME_RESPONSE, RESUME_FINISH = 4, 5, 6
 ALERT, APPLICATION_DATA, CONTROL = 7, 8, 9
 
 BODY_LENGTHS = {
-    PAIR_REQUEST: (59, 59), PAIR_RESPONSE: (65, 65), PAIR_CONFIRM: (32, 32),
-    RESUME_REQUEST: (67, 67), RESUME_RESPONSE: (65, 65), RESUME_FINISH: (32, 32),
+    # Requests begin with the version and may change their length in later versions (§3, §11).
+    PAIR_REQUEST: (2, 255), PAIR_RESPONSE: (65, 65), PAIR_CONFIRM: (32, 32),
+    RESUME_REQUEST: (2, 255), RESUME_RESPONSE: (65, 65), RESUME_FINISH: (32, 32),
     ALERT: (1, 3), APPLICATION_DATA: (16, 528), CONTROL: (17, 18),
 }
 
@@ -1077,21 +1078,22 @@ class DeviceConnection(Connection):
                    PAIR_CONFIRM: self._on_pair_confirm, RESUME_FINISH: self._on_resume_finish}
         handler[frame_type](body)
 
-    def _check_request_header(self, body):
-        """The checks common to PairRequest and ResumeRequest: version rule (§11), device_id."""
+    def _check_request_header(self, body, version_1_length):
+        """The checks common to PairRequest and ResumeRequest: the version rule (§11) before
+        anything else of the request, whose layout depends on the version; then the version 1
+        length and the device_id."""
         version, supported = body[0], body[1]
         common = supported & SUPPORTED_VERSIONS
-        # SPEC-GAP §11: a PairRequest of a future version may have another body length, which §3
-        # makes a ProtocolError at the header, before the version rule can answer
-        # UnsupportedVersion. Only same-length requests reach this check.
         if common == 0 or version != common.bit_length():
             raise ProtocolViolation(UNSUPPORTED_VERSION, details=bytes([SUPPORTED_VERSIONS]))
+        if len(body) != version_1_length:
+            raise ProtocolViolation(PROTOCOL_ERROR, "request length")
         if body[2:10] != self.device.record.device_id:
             raise ProtocolViolation(UNKNOWN_DEVICE)
 
     def _on_pair_request(self, body):
         record = self.device.record
-        self._check_request_header(body)
+        self._check_request_header(body, 59)
         share_p = decode_compressed(body[26:59])
         if share_p is None:
             raise ProtocolViolation(PROTOCOL_ERROR, "shareP does not decode")
@@ -1139,7 +1141,7 @@ class DeviceConnection(Connection):
         self._flush_pending()
 
     def _on_resume_request(self, body):
-        self._check_request_header(body)
+        self._check_request_header(body, 67)
         x_point = decode_compressed(body[18:51])
         if x_point is None:
             # SPEC-GAP §8.2: the alert for an X that does not decode is not named; taken here:
@@ -1602,8 +1604,16 @@ def test_refusals(t, code, info, record, w0_w1, rng):
     t.check(dconn.take_output() == frame(ALERT, bytes([PROTOCOL_ERROR])),
             "reserved type refused at the header")
     dconn = device.connect()
-    dconn.receive(b"\x10\x3c")
-    t.check(dconn.state == FAILED, "PairRequest with length 60 refused at the header")
+    dconn.receive(b"\x11\x00")
+    t.check(dconn.state == FAILED, "PairRequest with length 256 refused at the header")
+    dconn = device.connect()
+    dconn.receive(b"\x10\x3c" + bytes([1, 1]) + bytes(58))
+    t.check(dconn.take_output() == frame(ALERT, bytes([PROTOCOL_ERROR])),
+            "a version 1 PairRequest of 60 bytes is a ProtocolError")
+    dconn = device.connect()
+    dconn.receive(b"\x10\x46" + bytes([2, 3]) + bytes(68))
+    t.check(dconn.take_output() == frame(ALERT, bytes([UNSUPPORTED_VERSION, SUPPORTED_VERSIONS])),
+            "a later version's PairRequest of another length gets UnsupportedVersion")
     dconn = device.connect()
     dconn.receive(b"\x80\x10")
     t.check(dconn.state == FAILED, "a record before Open is refused")

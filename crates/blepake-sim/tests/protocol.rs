@@ -537,3 +537,25 @@ fn random_bytes_never_panic_either_side() {
         while host.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn a_later_version_request_of_another_layout_gets_the_version_alert() {
+    // A host of a later version 2 whose PairRequest has a different
+    // length: the device answers with the versions it speaks and counts
+    // nothing, so the host can retry in version 1.
+    let mut device = device(DevicePolicy::default(), MemoryStorage::default(), T0);
+    let mut conn = device.accept();
+    let mut frame = vec![0x10, 70, 2, 0b11];
+    frame.extend_from_slice(&[0xab; 68]);
+    conn.handle_input(&mut device, &frame, T0).unwrap();
+    assert!(matches!(
+        conn.poll_event(),
+        Some(Event::Failed(Error::Refused(Alert::UnsupportedVersion {
+            supported_versions: 1
+        })))
+    ));
+    let mut value = [0; 20];
+    let n = conn.poll_transmit(&mut value).unwrap();
+    assert_eq!(&value[..n], &[0x70, 2, 4, 1]);
+    assert_eq!(device.attempts().failures, 0);
+}

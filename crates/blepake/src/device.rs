@@ -419,6 +419,7 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
         frame.header.frame_type,
     ) {
         (State::Idle, FrameType::PairRequest) => {
+            check_request_version(frame.body())?;
             let request = PairRequest::decode(frame.body()).map_err(malformed)?;
             let (keys, share_v) = start_pairing(id, device, &request, now)?;
             channel.queue_frame(
@@ -464,6 +465,7 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
             Ok(())
         }
         (State::Idle, FrameType::ResumeRequest) => {
+            check_request_version(frame.body())?;
             let request = ResumeRequest::decode(frame.body()).map_err(malformed)?;
             let (keys, ephemeral) = start_resume(id, device, &request, now)?;
             let confirm = keys.device_confirmation();
@@ -504,6 +506,13 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
     }
 }
 
+/// The version rule, applied before the rest of a request is read: its
+/// layout depends on the version.
+fn check_request_version(body: &[u8]) -> Result<(), Failure> {
+    let (version, supported) = wire::request_versions(body).map_err(malformed)?;
+    handshake::check_version(version, supported).map_err(refused)
+}
+
 /// Checks a pairing request, spends a guess and computes the response. No
 /// guess is spent on a request that could not lead to a response.
 fn start_pairing<S: Storage, R: CryptoRngCore>(
@@ -512,7 +521,6 @@ fn start_pairing<S: Storage, R: CryptoRngCore>(
     request: &PairRequest,
     now: Instant,
 ) -> Result<(Keys, [u8; wire::POINT_LEN]), Failure> {
-    handshake::check_version(request.version, request.supported_versions).map_err(refused)?;
     if request.device_id != device.record.device_id {
         return Err(refused(Alert::UnknownDevice));
     }
@@ -538,7 +546,6 @@ fn start_resume<S: Storage, R: CryptoRngCore>(
     request: &ResumeRequest,
     now: Instant,
 ) -> Result<(ResumeKeys, [u8; wire::POINT_LEN]), Failure> {
-    handshake::check_version(request.version, request.supported_versions).map_err(refused)?;
     if request.device_id != device.record.device_id {
         return Err(refused(Alert::UnknownDevice));
     }

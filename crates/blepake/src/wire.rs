@@ -22,6 +22,8 @@ pub const POINT_LEN: usize = 33;
 pub const CONFIRM_LEN: usize = 32;
 /// The resume binder: HMAC-SHA256 truncated to 128 bits.
 pub const BINDER_LEN: usize = 16;
+/// Longest request body any version may send.
+pub const MAX_REQUEST_LEN: usize = 255;
 /// The protocol version this implementation speaks.
 pub const VERSION: u8 = 1;
 /// Bit `v - 1` is set for each version spoken.
@@ -72,10 +74,11 @@ impl FrameType {
     fn body_len_range(self) -> (usize, usize) {
         let exactly = |len| (len, len);
         match self {
-            Self::PairRequest => exactly(PairRequest::LEN),
+            // Requests start with the version: later versions may change
+            // their layout, and must still reach the version rule.
+            Self::PairRequest | Self::ResumeRequest => (2, MAX_REQUEST_LEN),
             Self::PairResponse => exactly(PairResponse::LEN),
             Self::PairConfirm | Self::ResumeFinish => exactly(CONFIRM_LEN),
-            Self::ResumeRequest => exactly(ResumeRequest::LEN),
             Self::ResumeResponse => exactly(ResumeResponse::LEN),
             Self::Alert => (1, Alert::MAX_LEN),
             Self::ApplicationData => (TAG_LEN, MAX_BODY_LEN),
@@ -391,6 +394,13 @@ impl ResumeResponse {
     }
 }
 
+/// The version and supported versions that begin every request body, in
+/// every version.
+pub fn request_versions(body: &[u8]) -> Result<(u8, u8), DecodeError> {
+    let mut r = Reader::new(body);
+    Ok((r.u8()?, r.u8()?))
+}
+
 /// A confirmation body (`PairConfirm`, `ResumeFinish`).
 pub fn decode_confirm(body: &[u8]) -> Result<[u8; CONFIRM_LEN], DecodeError> {
     let mut r = Reader::new(body);
@@ -593,10 +603,19 @@ mod tests {
             Err(DecodeError::UnknownFrameType(15))
         );
         assert!(matches!(
-            FrameHeader::decode([0x10, 0x05]),
+            FrameHeader::decode([0x20, 0x05]),
+            Err(DecodeError::BadLength {
+                frame_type: FrameType::PairResponse,
+                len: 5
+            })
+        ));
+        // Requests may grow in later versions, up to 255 bytes.
+        assert!(FrameHeader::decode([0x10, 0x05]).is_ok());
+        assert!(matches!(
+            FrameHeader::decode([0x11, 0x00]),
             Err(DecodeError::BadLength {
                 frame_type: FrameType::PairRequest,
-                len: 5
+                len: 256
             })
         ));
     }
