@@ -242,6 +242,39 @@ impl Demo {
         json!({ "time_ms": ms(cost.time_us), "value_bytes": cost.value_bytes, "air_bytes": cost.air_bytes })
     }
 
+    /// Runs a handshake on a new link until the host's first message, sent
+    /// as soon as the host may, reaches the device; prints the timeline and
+    /// the cost.
+    fn handshake_step<'d>(
+        &mut self,
+        step: &str,
+        host: HostConnection,
+        device: &'d mut SimDevice,
+    ) -> Result<(Driver<'d>, Value), String> {
+        let link = self.new_link();
+        let mut driver =
+            Driver::new(link, host, device, HostWrite::Command).starting_at(self.clock);
+        driver
+            .host_log
+            .outbox
+            .push_back(b"unlock the door".to_vec());
+        driver.run_until(LIMIT_US, |d| !d.device_log.messages.is_empty() || d.ended());
+        let first_byte_us = driver
+            .device_log
+            .messages
+            .first()
+            .map(|(at, _)| *at)
+            .ok_or_else(|| format!("the {step} failed"))?;
+        let timeline = self.timeline(&driver.values, 0);
+        let cost = cost(
+            &DirectionStats::default(),
+            &driver.link.stats().total(),
+            first_byte_us,
+        );
+        let summary = self.summarize(&format!("{step} to first protected byte"), &cost);
+        Ok((driver, json!({ "cost": summary, "timeline": timeline })))
+    }
+
     fn play(mut self, args: &DemoArgs) -> Result<Value, String> {
         self.say(format!(
             "blepake demo: a device and a host on a simulated BLE link ({:.2} ms interval, ATT MTU {}, LL payload {}, seed {})\n",
@@ -303,29 +336,12 @@ impl Demo {
             &mut self.rng,
             self.clock,
         );
-        let link = self.new_link();
-        let mut driver =
-            Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
-        driver
-            .host_log
-            .outbox
-            .push_back(b"unlock the door".to_vec());
-        driver.run_until(LIMIT_US, |d| !d.device_log.messages.is_empty() || d.ended());
-        let first_byte_us = driver
-            .device_log
-            .messages
-            .first()
-            .map(|(at, _)| *at)
-            .ok_or("the pairing failed")?;
-        let pairing_timeline = self.timeline(&driver.values, 0);
+        let (mut driver, pairing_json) = self.handshake_step("pairing", host, &mut device)?;
         let pairing_stats = driver.link.stats().total();
-        let pairing = cost(&DirectionStats::default(), &pairing_stats, first_byte_us);
         self.say(format!(
-            "   the host trusted the device at {:.1} ms; the device got the host's first message, \"unlock the door\", at {:.1} ms",
+            "   the host trusted the device at {:.1} ms, and its first message, \"unlock the door\", went with its confirmation",
             ms(driver.host_log.connected_at().unwrap_or_default()),
-            ms(first_byte_us)
         ));
-        let pairing_json = self.summarize("pairing to first protected byte", &pairing);
         let bond = driver.host_log.bond().ok_or("no bond")?;
         self.say(format!(
             "   both sides keep a bond (host id {})\n",
@@ -422,27 +438,7 @@ impl Demo {
         // 5. A bonded reconnect.
         self.say("5. Bonded reconnect: no code, no Argon2id, one round trip, fresh keys");
         let host = HostConnection::resume(&bond, HostConfig::default(), &mut self.rng, self.clock);
-        let link = self.new_link();
-        let mut driver =
-            Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
-        driver
-            .host_log
-            .outbox
-            .push_back(b"unlock the door".to_vec());
-        driver.run_until(LIMIT_US, |d| !d.device_log.messages.is_empty() || d.ended());
-        let first_byte_us = driver
-            .device_log
-            .messages
-            .first()
-            .map(|(at, _)| *at)
-            .ok_or("the reconnect failed")?;
-        let resume_timeline = self.timeline(&driver.values, 0);
-        let resume = cost(
-            &DirectionStats::default(),
-            &driver.link.stats().total(),
-            first_byte_us,
-        );
-        let resume_json = self.summarize("reconnect to first protected byte", &resume);
+        let (_, reconnect_json) = self.handshake_step("reconnect", host, &mut device)?;
 
         Ok(json!({
             "link": {
@@ -456,10 +452,10 @@ impl Demo {
             "qr_payload": payload.as_str(),
             "kdf_ms": { "provision": provision_ms, "host": derive_ms },
             "steps": {
-                "pairing": { "cost": pairing_json, "timeline": pairing_timeline },
+                "pairing": pairing_json,
                 "messages": { "cost": messages_json, "timeline": messages_timeline, "replies": replies },
                 "wrong_codes": { "typo": typo, "typo_refused": typo_error.to_string(), "guesses": guesses },
-                "reconnect": { "cost": resume_json, "timeline": resume_timeline },
+                "reconnect": reconnect_json,
             },
         }))
     }

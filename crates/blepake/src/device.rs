@@ -8,14 +8,15 @@
 use core::time::Duration;
 
 use p256::elliptic_curve::point::AffineCoordinates;
-use p256::{NonZeroScalar, ProjectivePoint};
+use p256::{AffinePoint, NonZeroScalar, ProjectivePoint};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use crate::bond::Bond;
 use crate::channel::{Channel, Event, Frame, Mode, Role, SessionInfo};
+use crate::connection::Connection;
 use crate::device_record::DeviceRecord;
-use crate::error::{Error, InputError, ProtocolViolation, SendError};
+use crate::error::{Error, InputError, ProtocolViolation};
 use crate::group;
 use crate::handshake::{self, ResumeKeys};
 use crate::id::HostId;
@@ -25,8 +26,7 @@ use crate::spake2plus::{self, Keys};
 use crate::storage::{self, Slot, Storage, Stored};
 use crate::time::Instant;
 use crate::wire::{
-    self, Alert, FrameType, MAX_MESSAGE_LEN, PairRequest, PairResponse, ResumeRequest,
-    ResumeResponse,
+    self, Alert, FrameType, PairRequest, PairResponse, RequestHead, ResumeRequest, ResumeResponse,
 };
 
 /// How a device limits guesses and runs handshakes.
@@ -127,12 +127,11 @@ impl<S: Storage, R: CryptoRngCore> Device<S, R> {
     /// A connection object for a new BLE link.
     pub fn accept(&mut self) -> DeviceConnection {
         self.next_connection = self.next_connection.wrapping_add(1);
-        DeviceConnection {
+        let role = DeviceSide {
             id: self.next_connection,
-            channel: Channel::new(),
             state: State::Idle,
-            deadline: None,
-        }
+        };
+        Connection::new(role, None)
     }
 
     /// What the `Setup Info` characteristic serves.
@@ -278,19 +277,16 @@ enum State {
     Done,
 }
 
-/// A device's side of one BLE link.
-///
-/// Feed it what the host writes ([`handle_input`](Self::handle_input)) and
-/// the time ([`handle_timeout`](Self::handle_timeout)); after each call,
-/// notify what [`poll_transmit`](Self::poll_transmit) gives, handle
-/// [`poll_event`](Self::poll_event), and read messages with
-/// [`recv`](Self::recv). Tell it when the link drops
-/// ([`handle_disconnect`](Self::handle_disconnect)).
-pub struct DeviceConnection {
+/// A device's side of one BLE link: the verifier of a pairing, or a
+/// bonded reconnect, then records. Its input calls borrow the [`Device`].
+/// See [`Connection`] for the common part.
+pub type DeviceConnection = Connection<DeviceSide>;
+
+/// What a [`DeviceConnection`] knows of its handshake.
+pub struct DeviceSide {
+    /// Which connection of the device this is, for the handshake lock.
     id: u32,
-    channel: Channel,
     state: State,
-    deadline: Option<Instant>,
 }
 
 type Failure = (Error, Option<Alert>);
@@ -308,7 +304,7 @@ const INVALID_POINT: Failure = (
     Some(Alert::ProtocolError),
 );
 
-impl DeviceConnection {
+impl Connection<DeviceSide> {
     /// Takes bytes the host wrote (one write's value).
     pub fn handle_input<S: Storage, R: CryptoRngCore>(
         &mut self,
@@ -316,7 +312,7 @@ impl DeviceConnection {
         data: &[u8],
         now: Instant,
     ) -> Result<(), InputError> {
-        let (id, state, deadline) = (self.id, &mut self.state, &mut self.deadline);
+        let (id, state, deadline) = (self.role.id, &mut self.role.state, &mut self.deadline);
         let result = self.channel.handle_input(data, |channel, frame| {
             if let Err((error, alert)) =
                 on_handshake(id, state, deadline, device, channel, frame, now)
@@ -333,12 +329,7 @@ impl DeviceConnection {
 
     fn end_handshake<S: Storage, R: CryptoRngCore>(&mut self, device: &mut Device<S, R>) {
         self.deadline = None;
-        device.unlock(self.id);
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) wants calling next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        device.unlock(self.role.id);
     }
 
     /// Fails the handshake if its time is up. The attempt stays counted.
@@ -347,8 +338,8 @@ impl DeviceConnection {
         device: &mut Device<S, R>,
         now: Instant,
     ) {
-        if self.deadline.is_some_and(|deadline| now >= deadline) {
-            self.state = State::Done;
+        if self.timed_out(now) {
+            self.role.state = State::Done;
             self.channel.fail(Error::Timeout, Some(Alert::Timeout));
             self.end_handshake(device);
         }
@@ -358,46 +349,9 @@ impl DeviceConnection {
     /// counted); a session not closed by an authenticated close fails
     /// with [`Error::LinkLost`].
     pub fn handle_disconnect<S: Storage, R: CryptoRngCore>(&mut self, device: &mut Device<S, R>) {
-        self.state = State::Done;
+        self.role.state = State::Done;
         self.channel.fail(Error::LinkLost, None);
         self.end_handshake(device);
-    }
-
-    /// The next bytes to notify, at most `out.len()` of them (give it the
-    /// ATT MTU minus 3).
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<usize> {
-        self.channel.poll_transmit(out)
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.channel.poll_event()
-    }
-
-    /// Sends one message of at most [`MAX_MESSAGE_LEN`] bytes as one
-    /// record. Possible only once the host has proved itself.
-    pub fn send(&mut self, message: &[u8]) -> Result<(), SendError> {
-        self.channel.send(message)
-    }
-
-    /// The next received message, or `None`.
-    pub fn recv<'b>(&mut self, buf: &'b mut [u8; MAX_MESSAGE_LEN]) -> Option<&'b [u8]> {
-        self.channel.recv(buf)
-    }
-
-    /// Ends the session with an authenticated close.
-    pub fn close(&mut self, reason: u8) -> Result<(), SendError> {
-        self.channel.close(reason)
-    }
-
-    /// Whether messages can be sent.
-    pub fn is_open(&self) -> bool {
-        self.channel.is_open()
-    }
-
-    /// Whether the connection has ended (closed or failed).
-    pub fn is_closed(&self) -> bool {
-        self.channel.is_closed()
     }
 }
 
@@ -432,7 +386,7 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
             );
             *state = State::AwaitPairConfirm {
                 keys,
-                host_id: request.host_id,
+                host_id: request.head.host_id,
             };
             *deadline = Some(now + device.policy.handshake_timeout);
             Ok(())
@@ -475,7 +429,7 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
             );
             *state = State::AwaitResumeFinish {
                 keys,
-                host_id: request.host_id,
+                host_id: request.head.host_id,
             };
             *deadline = Some(now + device.policy.handshake_timeout);
             Ok(())
@@ -513,6 +467,19 @@ fn check_request_version(body: &[u8]) -> Result<(), Failure> {
     handshake::check_version(version, supported).map_err(refused)
 }
 
+/// What pairing and resume requests share after the version: the device
+/// must be this one and the host's point valid.
+fn check_request<S: Storage, R: CryptoRngCore>(
+    device: &Device<S, R>,
+    head: &RequestHead,
+    point: &[u8; wire::POINT_LEN],
+) -> Result<AffinePoint, Failure> {
+    if head.device_id != device.record.device_id {
+        return Err(refused(Alert::UnknownDevice));
+    }
+    group::decode_compressed(point).map_err(|_| INVALID_POINT)
+}
+
 /// Checks a pairing request, spends a guess and computes the response. No
 /// guess is spent on a request that could not lead to a response.
 fn start_pairing<S: Storage, R: CryptoRngCore>(
@@ -521,10 +488,7 @@ fn start_pairing<S: Storage, R: CryptoRngCore>(
     request: &PairRequest,
     now: Instant,
 ) -> Result<(Keys, [u8; wire::POINT_LEN]), Failure> {
-    if request.device_id != device.record.device_id {
-        return Err(refused(Alert::UnknownDevice));
-    }
-    let share_p = group::decode_compressed(&request.share_p).map_err(|_| INVALID_POINT)?;
+    let share_p = check_request(device, &request.head, &request.share_p)?;
     device.pairing_allowed(now).map_err(refused)?;
     device.lock(id, now).map_err(refused)?;
     if device.count_attempt(now).is_err() {
@@ -546,12 +510,9 @@ fn start_resume<S: Storage, R: CryptoRngCore>(
     request: &ResumeRequest,
     now: Instant,
 ) -> Result<(ResumeKeys, [u8; wire::POINT_LEN]), Failure> {
-    if request.device_id != device.record.device_id {
-        return Err(refused(Alert::UnknownDevice));
-    }
-    let host_ephemeral = group::decode_compressed(&request.ephemeral).map_err(|_| INVALID_POINT)?;
+    let host_ephemeral = check_request(device, &request.head, &request.ephemeral)?;
     let secret = device
-        .load_bond_secret(request.host_id)
+        .load_bond_secret(request.head.host_id)
         .ok_or(refused(Alert::ResumeRejected))?;
     if !handshake::binder_matches(&secret, request) {
         return Err(refused(Alert::ResumeRejected));

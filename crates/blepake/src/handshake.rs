@@ -24,7 +24,7 @@ pub(crate) fn pairing_context(request: &PairRequest, kdf: &KdfParams) -> [u8; CO
     let mut context = [0; CONTEXT_LEN];
     crate::wire::Writer::new(&mut context)
         .put(PAIRING_LABEL)
-        .put(&[request.version, request.supported_versions])
+        .put(&[request.head.version, request.head.supported_versions])
         .put(&kdf.encode())
         .put(&request.session_id.0);
     context
@@ -34,8 +34,8 @@ pub(crate) fn pairing_context(request: &PairRequest, kdf: &KdfParams) -> [u8; CO
 pub(crate) fn pairing_ids<'a>(request: &'a PairRequest, context: &'a [u8]) -> Identities<'a> {
     Identities {
         context,
-        prover: &request.host_id.0,
-        verifier: &request.device_id.0,
+        prover: &request.head.host_id.0,
+        verifier: &request.head.device_id.0,
     }
 }
 

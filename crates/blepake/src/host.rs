@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::bond::Bond;
 use crate::channel::{Channel, Event, Frame, Mode, Role, SessionInfo};
-use crate::error::{Error, InputError, ProtocolViolation, SendError};
+use crate::connection::Connection;
+use crate::error::{Error, InputError, ProtocolViolation};
 use crate::group;
 use crate::handshake::{self, ResumeKeys};
 use crate::id::{HostId, SessionId};
@@ -19,8 +20,7 @@ use crate::setup::SetupInfo;
 use crate::spake2plus::{Prover, ProverSecrets};
 use crate::time::Instant;
 use crate::wire::{
-    self, Alert, FrameType, MAX_MESSAGE_LEN, PairRequest, PairResponse, ResumeRequest,
-    ResumeResponse, SUPPORTED_VERSIONS, VERSION,
+    self, Alert, FrameType, PairRequest, PairResponse, RequestHead, ResumeRequest, ResumeResponse,
 };
 
 /// A host's settings.
@@ -56,21 +56,17 @@ enum State {
     Done,
 }
 
-/// One host's connection to one device, for the life of a BLE link.
-///
-/// Feed it what the device notifies ([`handle_input`](Self::handle_input))
-/// and the time ([`handle_timeout`](Self::handle_timeout)); after each
-/// call, write what [`poll_transmit`](Self::poll_transmit) gives to the
-/// device's characteristic, handle [`poll_event`](Self::poll_event), and
-/// read messages with [`recv`](Self::recv).
-pub struct HostConnection {
-    channel: Channel,
+/// A host's connection to one device: the prover of a pairing, or a
+/// bonded reconnect, then records. See [`Connection`] for the common part.
+pub type HostConnection = Connection<HostSide>;
+
+/// What a [`HostConnection`] knows of its handshake.
+pub struct HostSide {
     state: State,
     records_per_key: u64,
-    deadline: Option<Instant>,
 }
 
-impl HostConnection {
+impl Connection<HostSide> {
     /// Starts a pairing with the device `info` describes, from the secrets
     /// derived from its code (see [`KdfParams::derive`]). The first message
     /// is queued at once.
@@ -84,10 +80,7 @@ impl HostConnection {
         let x = Zeroizing::new(NonZeroScalar::random(&mut *rng));
         let prover = Prover::new(secrets, &x);
         let request = PairRequest {
-            version: VERSION,
-            supported_versions: SUPPORTED_VERSIONS,
-            device_id: info.device_id,
-            host_id: HostId::random(rng),
+            head: RequestHead::new(info.device_id, HostId::random(rng)),
             session_id: SessionId::random(rng),
             share_p: group::encode_compressed(prover.share()),
         };
@@ -95,7 +88,7 @@ impl HostConnection {
         connection
             .channel
             .queue_frame(FrameType::PairRequest, &request.encode());
-        connection.state = State::AwaitPairResponse {
+        connection.role.state = State::AwaitPairResponse {
             prover,
             request,
             kdf: info.kdf,
@@ -114,10 +107,7 @@ impl HostConnection {
         let x = Zeroizing::new(NonZeroScalar::random(rng));
         let ephemeral = (ProjectivePoint::GENERATOR * **x).to_affine();
         let mut request = ResumeRequest {
-            version: VERSION,
-            supported_versions: SUPPORTED_VERSIONS,
-            device_id: bond.device_id,
-            host_id: bond.host_id,
+            head: RequestHead::new(bond.device_id, bond.host_id),
             ephemeral: group::encode_compressed(&ephemeral),
             binder: [0; wire::BINDER_LEN],
         };
@@ -126,7 +116,7 @@ impl HostConnection {
         connection
             .channel
             .queue_frame(FrameType::ResumeRequest, &request.encode());
-        connection.state = State::AwaitResumeResponse {
+        connection.role.state = State::AwaitResumeResponse {
             x,
             request,
             bond: bond.clone(),
@@ -135,19 +125,18 @@ impl HostConnection {
     }
 
     fn start(config: HostConfig, now: Instant) -> Self {
-        Self {
-            channel: Channel::new(),
+        let role = HostSide {
             state: State::Done,
             records_per_key: config.records_per_key,
-            deadline: Some(now + config.handshake_timeout),
-        }
+        };
+        Connection::new(role, Some(now + config.handshake_timeout))
     }
 
     /// Takes bytes the device sent (one notification's value).
     pub fn handle_input(&mut self, data: &[u8], _now: Instant) -> Result<(), InputError> {
-        let state = &mut self.state;
+        let state = &mut self.role.state;
         let deadline = &mut self.deadline;
-        let records_per_key = self.records_per_key;
+        let records_per_key = self.role.records_per_key;
         self.channel.handle_input(data, |channel, frame| {
             on_handshake(state, channel, frame, records_per_key);
             if channel.is_open() || channel.is_closed() {
@@ -156,14 +145,9 @@ impl HostConnection {
         })
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) wants calling next.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline.filter(|_| !self.channel.is_closed())
-    }
-
     /// Fails the handshake if its time is up.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.poll_timeout().is_some_and(|deadline| now >= deadline) {
+        if self.timed_out(now) {
             self.deadline = None;
             self.channel.fail(Error::Timeout, Some(Alert::Timeout));
         }
@@ -173,42 +157,6 @@ impl HostConnection {
     /// fails with [`Error::LinkLost`].
     pub fn handle_disconnect(&mut self) {
         self.channel.fail(Error::LinkLost, None);
-    }
-
-    /// The next bytes to write to the device, at most `out.len()` of them
-    /// (give it the ATT MTU minus 3).
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<usize> {
-        self.channel.poll_transmit(out)
-    }
-
-    /// The next event.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.channel.poll_event()
-    }
-
-    /// Sends one message of at most [`MAX_MESSAGE_LEN`] bytes as one record.
-    pub fn send(&mut self, message: &[u8]) -> Result<(), SendError> {
-        self.channel.send(message)
-    }
-
-    /// The next received message, or `None`.
-    pub fn recv<'b>(&mut self, buf: &'b mut [u8; MAX_MESSAGE_LEN]) -> Option<&'b [u8]> {
-        self.channel.recv(buf)
-    }
-
-    /// Ends the session with an authenticated close.
-    pub fn close(&mut self, reason: u8) -> Result<(), SendError> {
-        self.channel.close(reason)
-    }
-
-    /// Whether messages can be sent.
-    pub fn is_open(&self) -> bool {
-        self.channel.is_open()
-    }
-
-    /// Whether the connection has ended (closed or failed).
-    pub fn is_closed(&self) -> bool {
-        self.channel.is_closed()
     }
 }
 
@@ -277,14 +225,14 @@ fn finish_pairing(
     }
     channel.queue_frame(FrameType::PairConfirm, keys.confirm_p());
     let info = SessionInfo {
-        device_id: request.device_id,
-        host_id: request.host_id,
+        device_id: request.head.device_id,
+        host_id: request.head.host_id,
         mode: Mode::Paired,
     };
     channel.open(keys.shared_key(), Role::Host, records_per_key, info);
     channel.push_event(Event::Bonded(Bond::from_pairing(
-        request.device_id,
-        request.host_id,
+        request.head.device_id,
+        request.head.host_id,
         keys.shared_key(),
     )));
     Ok(())

@@ -226,17 +226,55 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Host to device, first message of a pairing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PairRequest {
+/// What every request begins with, in this layout: the versions first,
+/// then the device and the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestHead {
     /// The version the host runs this handshake in.
     pub version: u8,
     /// Every version the host speaks (bit `v - 1` for version `v`).
     pub supported_versions: u8,
-    /// The device the host means to pair with.
+    /// The device the host means.
     pub device_id: DeviceId,
-    /// The host's identity for this pairing.
+    /// The host's identity: chosen for a pairing, the bond's for a resume.
     pub host_id: HostId,
+}
+
+impl RequestHead {
+    /// Encoded length.
+    pub const LEN: usize = 2 + DeviceId::LEN + HostId::LEN;
+
+    /// A head in this implementation's version.
+    pub fn new(device_id: DeviceId, host_id: HostId) -> Self {
+        Self {
+            version: VERSION,
+            supported_versions: SUPPORTED_VERSIONS,
+            device_id,
+            host_id,
+        }
+    }
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.put(&[self.version, self.supported_versions])
+            .put(&self.device_id.0)
+            .put(&self.host_id.0);
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            version: r.u8()?,
+            supported_versions: r.u8()?,
+            device_id: DeviceId(r.array()?),
+            host_id: HostId(r.array()?),
+        })
+    }
+}
+
+/// Host to device, first message of a pairing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PairRequest {
+    /// Versions, device and host.
+    pub head: RequestHead,
     /// A random value bound into the SPAKE2+ context.
     pub session_id: SessionId,
     /// SPAKE2+ `shareP`, compressed.
@@ -245,17 +283,14 @@ pub struct PairRequest {
 
 impl PairRequest {
     /// Body length.
-    pub const LEN: usize = 2 + DeviceId::LEN + HostId::LEN + SessionId::LEN + POINT_LEN;
+    pub const LEN: usize = RequestHead::LEN + SessionId::LEN + POINT_LEN;
 
     /// The body bytes.
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0; Self::LEN];
-        Writer::new(&mut out)
-            .put(&[self.version, self.supported_versions])
-            .put(&self.device_id.0)
-            .put(&self.host_id.0)
-            .put(&self.session_id.0)
-            .put(&self.share_p);
+        let mut w = Writer::new(&mut out);
+        self.head.write(&mut w);
+        w.put(&self.session_id.0).put(&self.share_p);
         out
     }
 
@@ -263,10 +298,7 @@ impl PairRequest {
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let message = Self {
-            version: r.u8()?,
-            supported_versions: r.u8()?,
-            device_id: DeviceId(r.array()?),
-            host_id: HostId(r.array()?),
+            head: RequestHead::read(&mut r)?,
             session_id: SessionId(r.array()?),
             share_p: r.array()?,
         };
@@ -312,14 +344,8 @@ impl PairResponse {
 /// Host to device, first message of a bonded reconnect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResumeRequest {
-    /// The version the host runs this handshake in.
-    pub version: u8,
-    /// Every version the host speaks.
-    pub supported_versions: u8,
-    /// The device the bond is with.
-    pub device_id: DeviceId,
-    /// The host's identity in the bond.
-    pub host_id: HostId,
+    /// Versions, device and host (the bond's).
+    pub head: RequestHead,
     /// The host's ephemeral ECDH key, compressed.
     pub ephemeral: [u8; POINT_LEN],
     /// Proof of the bond secret over the fields above.
@@ -330,17 +356,14 @@ impl ResumeRequest {
     /// Body length.
     pub const LEN: usize = Self::BOUND_LEN + BINDER_LEN;
     /// The bytes the binder covers: everything before it.
-    pub const BOUND_LEN: usize = 2 + DeviceId::LEN + HostId::LEN + POINT_LEN;
+    pub const BOUND_LEN: usize = RequestHead::LEN + POINT_LEN;
 
     /// The body bytes.
     pub fn encode(&self) -> [u8; Self::LEN] {
         let mut out = [0; Self::LEN];
-        Writer::new(&mut out)
-            .put(&[self.version, self.supported_versions])
-            .put(&self.device_id.0)
-            .put(&self.host_id.0)
-            .put(&self.ephemeral)
-            .put(&self.binder);
+        let mut w = Writer::new(&mut out);
+        self.head.write(&mut w);
+        w.put(&self.ephemeral).put(&self.binder);
         out
     }
 
@@ -348,10 +371,7 @@ impl ResumeRequest {
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let message = Self {
-            version: r.u8()?,
-            supported_versions: r.u8()?,
-            device_id: DeviceId(r.array()?),
-            host_id: HostId(r.array()?),
+            head: RequestHead::read(&mut r)?,
             ephemeral: r.array()?,
             binder: r.array()?,
         };
@@ -623,10 +643,12 @@ mod tests {
     #[test]
     fn messages_round_trip_and_reject_wrong_lengths() {
         let request = PairRequest {
-            version: 1,
-            supported_versions: 1,
-            device_id: DeviceId([1; 8]),
-            host_id: HostId([2; 8]),
+            head: RequestHead {
+                version: 1,
+                supported_versions: 1,
+                device_id: DeviceId([1; 8]),
+                host_id: HostId([2; 8]),
+            },
             session_id: SessionId([3; 8]),
             share_p: [4; POINT_LEN],
         };
@@ -641,10 +663,12 @@ mod tests {
         assert_eq!(PairRequest::decode(&long), Err(DecodeError::TrailingBytes));
 
         let resume = ResumeRequest {
-            version: 1,
-            supported_versions: 1,
-            device_id: DeviceId([5; 8]),
-            host_id: HostId([6; 8]),
+            head: RequestHead {
+                version: 1,
+                supported_versions: 1,
+                device_id: DeviceId([5; 8]),
+                host_id: HostId([6; 8]),
+            },
             ephemeral: [7; POINT_LEN],
             binder: [8; BINDER_LEN],
         };
