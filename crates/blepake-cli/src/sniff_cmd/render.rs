@@ -220,12 +220,16 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
     }
 }
 
-fn pairing(out: &mut String, p: &Pairing, style: &Style) {
-    let outcome = match p.outcome {
+fn outcome(outcome: Outcome, style: &Style) -> String {
+    match outcome {
         Outcome::Completed => style.paint("32", "completed"),
         Outcome::Failed => style.paint("31", "failed"),
         Outcome::Incomplete => style.paint("33", "incomplete"),
-    };
+    }
+}
+
+fn pairing(out: &mut String, p: &Pairing, style: &Style) {
+    let outcome = outcome(p.outcome, style);
     let _ = writeln!(
         out,
         "  pairing     {} {}, {outcome} (packets {}-{}), IO {} / {}{}",
@@ -340,14 +344,14 @@ pub fn keys(report: &Report, style: &Style) -> String {
         for p in &conn.pairings {
             let _ = writeln!(
                 out,
-                "  {} {} pairing, {:?}",
+                "  {} {} pairing, {}",
                 if p.secure_connections {
                     "LE Secure Connections"
                 } else {
                     "legacy"
                 },
                 method(p.method),
-                p.outcome
+                outcome(p.outcome, style)
             );
         }
         for line in lines {
