@@ -8,7 +8,7 @@ use std::time::Instant as Clock;
 use blepake::wire::{FRAME_HEADER_LEN, FrameHeader, FrameType};
 use blepake::{
     Device, DeviceId, DevicePolicy, DeviceRecord, Error, HostConfig, HostConnection, Instant,
-    KdfParams, SetupCode, SetupPayload,
+    KdfParams, SetupCode, SetupInfo, SetupPayload,
 };
 use blepake_sim::driver::{Driver, HostWrite, SimDevice};
 use blepake_sim::storage::MemoryStorage;
@@ -242,6 +242,26 @@ impl Demo {
         json!({ "time_ms": ms(cost.time_us), "value_bytes": cost.value_bytes, "air_bytes": cost.air_bytes })
     }
 
+    /// A host that derives the secrets of `code` (Argon2id) and starts
+    /// pairing with the device `info` describes.
+    fn pairing_host(
+        &mut self,
+        info: &SetupInfo,
+        code: &SetupCode,
+    ) -> Result<HostConnection, String> {
+        let secrets = info
+            .kdf
+            .derive(code, &info.device_id)
+            .map_err(|e| e.to_string())?;
+        Ok(HostConnection::pair(
+            info,
+            &secrets,
+            HostConfig::default(),
+            &mut self.rng,
+            self.clock,
+        ))
+    }
+
     /// Runs a handshake on a new link until the host's first message, sent
     /// as soon as the host may, reaches the device; prints the timeline and
     /// the cost.
@@ -322,20 +342,9 @@ impl Demo {
         self.say("2. Pairing: the host scans the QR code and runs SPAKE2+ over GATT");
         let scanned = SetupPayload::parse(payload.as_str()).map_err(|e| e.to_string())?;
         let started = Clock::now();
-        let secrets = scanned
-            .info
-            .kdf
-            .derive(&scanned.code, &scanned.info.device_id)
-            .map_err(|e| e.to_string())?;
+        let host = self.pairing_host(&scanned.info, &scanned.code)?;
         let derive_ms = started.elapsed().as_secs_f64() * 1e3;
         self.say(format!("   the host derives w0 and w1 from the code: {derive_ms:.0} ms of CPU before the link is used"));
-        let host = HostConnection::pair(
-            &scanned.info,
-            &secrets,
-            HostConfig::default(),
-            &mut self.rng,
-            self.clock,
-        );
         let (mut driver, pairing_json) = self.handshake_step("pairing", host, &mut device)?;
         let pairing_stats = driver.link.stats().total();
         self.say(format!(
@@ -395,18 +404,7 @@ impl Demo {
         let mut guesses = Vec::new();
         for attempt in 1..=GUESSES {
             let guess = SetupCode::generate(&mut self.rng);
-            let secrets = scanned
-                .info
-                .kdf
-                .derive(&guess, &scanned.info.device_id)
-                .map_err(|e| e.to_string())?;
-            let host = HostConnection::pair(
-                &scanned.info,
-                &secrets,
-                HostConfig::default(),
-                &mut self.rng,
-                self.clock,
-            );
+            let host = self.pairing_host(&scanned.info, &guess)?;
             let link = self.new_link();
             let mut driver =
                 Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
