@@ -56,14 +56,10 @@ pub struct CrackArgs {
 }
 
 pub fn sniff(args: SniffArgs) -> ExitCode {
-    let options = Options {
-        ltks: Vec::new(),
-        brute_force: !args.no_crack,
-    };
     emit(run(
         &args.file,
         &args.ltks,
-        options,
+        !args.no_crack,
         args.json,
         args.color,
         render::report,
@@ -71,14 +67,10 @@ pub fn sniff(args: SniffArgs) -> ExitCode {
 }
 
 pub fn crack(args: CrackArgs) -> ExitCode {
-    let options = Options {
-        ltks: Vec::new(),
-        brute_force: true,
-    };
     emit(run(
         &args.file,
         &args.ltks,
-        options,
+        true,
         args.json,
         args.color,
         render::keys,
@@ -115,19 +107,21 @@ fn emit(outcome: Outcome) -> ExitCode {
 fn run(
     file: &Path,
     ltk_args: &[String],
-    mut options: Options,
+    brute_force: bool,
     json: bool,
     color: ColorChoice,
     render: fn(&Report, &render::Style) -> String,
 ) -> Outcome {
+    let mut ltks = Vec::with_capacity(ltk_args.len());
     for text in ltk_args {
         match parse_hex::<16>(text) {
-            Some(key) => options.ltks.push(key),
+            Some(key) => ltks.push(key),
             None => {
                 return Outcome::failed(format!("--ltk {text}: expected 32 hexadecimal digits"));
             }
         }
     }
+    let options = Options { ltks, brute_force };
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(e) => return Outcome::failed(format!("{}: {e}", file.display())),
@@ -249,17 +243,7 @@ mod tests {
     }
 
     fn sniff_of(path: &str, json: bool, color: ColorChoice) -> Outcome {
-        run(
-            &capture(path),
-            &[],
-            Options {
-                ltks: Vec::new(),
-                brute_force: true,
-            },
-            json,
-            color,
-            render::report,
-        )
+        run(&capture(path), &[], true, json, color, render::report)
     }
 
     #[test]
@@ -347,27 +331,16 @@ mod tests {
     #[test]
     fn crack_lists_keys_and_decrypted_pdus_and_takes_an_ltk() {
         let path = capture("crackle/known_ltk.pcap");
-        let options = Options {
-            ltks: Vec::new(),
-            brute_force: true,
-        };
         let ltk = ["7f62c053f104a5bbe68b1d896a2ed49c".to_string()];
-        let text = run(
-            &path,
-            &ltk,
-            options.clone(),
-            false,
-            ColorChoice::Never,
-            render::keys,
-        )
-        .output
-        .unwrap();
+        let text = run(&path, &ltk, true, false, ColorChoice::Never, render::keys)
+            .output
+            .unwrap();
         assert!(text.contains("decrypted 7 of 7 encrypted PDUs"), "{text}");
         assert!(text.contains("ATT_READ_BY_TYPE_RSP"), "{text}");
         let bad = run(
             &path,
             &["12".to_string()],
-            options,
+            true,
             false,
             ColorChoice::Never,
             render::keys,
