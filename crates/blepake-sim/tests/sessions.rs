@@ -125,6 +125,8 @@ struct Outcome {
     disconnect: Option<DisconnectReason>,
     end_us: u64,
     failures: u16,
+    /// Messages the link delivered: the boundaries a fault can strike at.
+    deliveries: u64,
 }
 
 fn run(scenario: Scenario, plan: FaultPlan, seed: u64) -> Outcome {
@@ -154,6 +156,7 @@ fn run(scenario: Scenario, plan: FaultPlan, seed: u64) -> Outcome {
     let end_us = ends.max().unwrap_or(0);
     let (host_open, device_open) = (driver.host.is_open(), driver.conn.is_open());
     let disconnect = driver.link.disconnect_reason();
+    let deliveries = driver.link.deliveries();
     let (host, device_log) = (
         std::mem::take(&mut driver.host_log),
         std::mem::take(&mut driver.device_log),
@@ -167,6 +170,7 @@ fn run(scenario: Scenario, plan: FaultPlan, seed: u64) -> Outcome {
         disconnect,
         end_us,
         failures: device.attempts().failures,
+        deliveries,
     }
 }
 
@@ -301,24 +305,7 @@ fn actions() -> Vec<FaultAction> {
 fn a_fault_at_every_message_boundary_ends_cleanly() {
     let mut runs = 0;
     for scenario in SCENARIOS {
-        let boundaries = {
-            let (mut device, host) = prepare(scenario);
-            let config = LinkConfig {
-                att_mtu: scenario.mtu,
-                ll_payload: scenario.ll_payload,
-                ..LinkConfig::default()
-            };
-            let mut driver = Driver::new(
-                Link::new(config, FaultPlan::new(), 0).unwrap(),
-                host,
-                &mut device,
-                scenario.write,
-            );
-            driver.host_log.outbox.extend(host_messages());
-            driver.device_log.outbox.extend(device_messages());
-            driver.run(LIMIT_US);
-            driver.link.deliveries()
-        };
+        let boundaries = clean(scenario).deliveries;
         assert!(boundaries >= 4, "{scenario:?}");
         for boundary in 0..=boundaries {
             for action in actions() {
