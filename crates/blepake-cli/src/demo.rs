@@ -2,16 +2,17 @@
 //! exchanged, a guesser refused, and a bonded reconnect, all on a simulated
 //! BLE link, with a timeline of what went over the air.
 
+use std::cell::Cell;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Instant as Clock;
 
-use blepake::wire::{FRAME_HEADER_LEN, FrameHeader, FrameType};
+use blepake::wire::Deframer;
 use blepake::{
-    Device, DeviceId, DevicePolicy, DeviceRecord, Error, HostConfig, HostConnection, Instant,
-    KdfParams, SetupCode, SetupInfo, SetupPayload,
+    Connection, Device, DeviceId, DevicePolicy, DeviceRecord, Error, HostConfig, HostConnection,
+    Instant, KdfParams, MemoryStorage, Password, SetupCode, SetupInfo, SetupPayload,
 };
 use blepake_sim::driver::{Driver, HostWrite, SimDevice};
-use blepake_sim::storage::MemoryStorage;
 use blepake_sim::{DirectionStats, FaultPlan, Link, LinkConfig, Role};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -45,7 +46,9 @@ pub fn run(args: DemoArgs) -> ExitCode {
     match Demo::new(&args).and_then(|demo| demo.play(&args)) {
         Ok(report) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
+                let text = serde_json::to_string_pretty(&report).expect("JSON");
+                // A reader that went away (`| head`) is not an error.
+                let _ = writeln!(io::stdout().lock(), "{text}");
             }
             ExitCode::SUCCESS
         }
@@ -62,56 +65,19 @@ struct Demo {
     /// The device's clock: it runs on across links.
     clock: Instant,
     quiet: bool,
+    /// Set once standard output is closed (`blepake demo | head`): the
+    /// demo then runs on quietly.
+    stdout_closed: Cell<bool>,
 }
 
-/// One direction's bytes cut into frames, to name what each value completes.
-#[derive(Default)]
-struct FrameTracker {
-    header: Vec<u8>,
-    remaining: usize,
-    current: Option<FrameType>,
-}
-
-impl FrameTracker {
-    /// The names of the frames `value` completes.
-    fn feed(&mut self, value: &[u8]) -> Vec<&'static str> {
-        let mut done = Vec::new();
-        for &byte in value {
-            match self.current {
-                None => {
-                    self.header.push(byte);
-                    if self.header.len() == FRAME_HEADER_LEN {
-                        let header = FrameHeader::decode([self.header[0], self.header[1]]);
-                        self.header.clear();
-                        if let Ok(header) = header {
-                            self.current = Some(header.frame_type);
-                            self.remaining = header.body_len;
-                        }
-                    }
-                }
-                Some(_) => self.remaining -= 1,
-            }
-            if let Some(frame_type) = self.current.filter(|_| self.remaining == 0) {
-                done.push(frame_name(frame_type));
-                self.current = None;
-            }
-        }
-        done
+/// The names of the frames `value` completes in its direction's stream.
+fn frames_completed(stream: &mut Deframer, value: &[u8]) -> Vec<&'static str> {
+    let mut input = value;
+    let mut names = Vec::new();
+    while let Ok(Some(frame)) = stream.read(&mut input) {
+        names.push(frame.header().frame_type.name());
     }
-}
-
-fn frame_name(frame_type: FrameType) -> &'static str {
-    match frame_type {
-        FrameType::PairRequest => "PairRequest",
-        FrameType::PairResponse => "PairResponse",
-        FrameType::PairConfirm => "PairConfirm",
-        FrameType::ResumeRequest => "ResumeRequest",
-        FrameType::ResumeResponse => "ResumeResponse",
-        FrameType::ResumeFinish => "ResumeFinish",
-        FrameType::Alert => "Alert",
-        FrameType::ApplicationData => "record",
-        FrameType::Control => "control record",
-    }
+    names
 }
 
 /// Consecutive values one way: one line of the timeline.
@@ -124,11 +90,11 @@ struct Flight {
 }
 
 fn flights(values: &[(u64, Role, Vec<u8>)]) -> Vec<Flight> {
-    let mut trackers = [FrameTracker::default(), FrameTracker::default()];
+    let mut streams = [Deframer::new(), Deframer::new()];
     let mut flights: Vec<Flight> = Vec::new();
     for (at_us, from, value) in values {
-        let tracker = &mut trackers[usize::from(*from == Role::Peripheral)];
-        let frames = tracker.feed(value);
+        let stream = &mut streams[usize::from(*from == Role::Peripheral)];
+        let frames = frames_completed(stream, value);
         match flights.last_mut() {
             Some(flight) if flight.from == *from => {
                 flight.at_us = *at_us;
@@ -176,10 +142,17 @@ fn direction(from: Role) -> &'static str {
 
 impl Demo {
     fn new(args: &DemoArgs) -> Result<Self, String> {
+        let interval_us = args.interval_units * 1250;
         let link = LinkConfig {
             att_mtu: args.mtu,
             ll_payload: if args.mtu > 23 { 251 } else { 27 },
-            interval_us: args.interval_units * 1250,
+            interval_us,
+            // Long intervals need a supervision timeout above two of them:
+            // six intervals in 10 ms steps, at least the usual 4 s, at most
+            // the Core's 32 s.
+            supervision_timeout_us: (6 * interval_us)
+                .next_multiple_of(10_000)
+                .clamp(4_000_000, 32_000_000),
             ..LinkConfig::default()
         };
         link.validate()
@@ -189,12 +162,16 @@ impl Demo {
             rng: ChaCha20Rng::seed_from_u64(args.seed),
             clock: Instant::from_millis(0),
             quiet: args.json,
+            stdout_closed: Cell::new(false),
         })
     }
 
     fn say(&self, text: impl AsRef<str>) {
-        if !self.quiet {
-            println!("{}", text.as_ref());
+        if self.quiet || self.stdout_closed.get() {
+            return;
+        }
+        if writeln!(io::stdout().lock(), "{}", text.as_ref()).is_err() {
+            self.stdout_closed.set(true);
         }
     }
 
@@ -251,15 +228,51 @@ impl Demo {
     ) -> Result<HostConnection, String> {
         let secrets = info
             .kdf
-            .derive(code, &info.device_id)
+            .derive(&Password::Code(code.clone()), &info.device_id)
             .map_err(|e| e.to_string())?;
         Ok(HostConnection::pair(
             info,
             &secrets,
+            None,
             HostConfig::default(),
             &mut self.rng,
             self.clock,
         ))
+    }
+
+    /// A guesser's pairing with a random code: its outcome and the counter.
+    fn guess(
+        &mut self,
+        info: &SetupInfo,
+        device: &mut SimDevice,
+        attempt: usize,
+    ) -> Result<Value, String> {
+        let guess = SetupCode::generate(&mut self.rng);
+        let host = self.pairing_host(info, &guess)?;
+        let link = self.new_link();
+        let mut driver =
+            Driver::new(link, host, device, HostWrite::Command).starting_at(self.clock);
+        driver.run(LIMIT_US);
+        let outcome = match driver.host_log.failure() {
+            Some(Error::AuthenticationFailed) => {
+                "wrong code: the device's confirmation did not verify".to_owned()
+            }
+            Some(error) => error.to_string(),
+            None => "paired".to_owned(),
+        };
+        let status = driver.device().attempts();
+        self.clock = driver.now(driver.link.now_us() + 500_000);
+        if attempt > 0 {
+            self.say(format!(
+                "   guess {attempt} ({}): {outcome}; device counter {}/{}",
+                guess.manual(),
+                status.failures,
+                DevicePolicy::default().max_failures
+            ));
+        }
+        Ok(
+            json!({ "guess": attempt, "outcome": outcome, "failures": status.failures, "locked": status.locked }),
+        )
     }
 
     /// Runs a handshake on a new link until the host's first message, sent
@@ -311,11 +324,13 @@ impl Demo {
         let code = SetupCode::generate(&mut self.rng);
         let kdf = KdfParams::recommended(salt);
         let started = Clock::now();
-        let record = DeviceRecord::provision(&code, device_id, kdf).map_err(|e| e.to_string())?;
+        let password = Password::Code(code.clone());
+        let record =
+            DeviceRecord::provision(&password, device_id, kdf).map_err(|e| e.to_string())?;
         let provision_ms = started.elapsed().as_secs_f64() * 1e3;
         let payload = SetupPayload {
             info: record.setup_info(),
-            code: code.clone(),
+            password,
         }
         .to_text();
         self.say("1. Provisioning (at the factory)");
@@ -341,8 +356,11 @@ impl Demo {
         // 2. Pairing from the QR code, with the first message riding along.
         self.say("2. Pairing: the host scans the QR code and runs SPAKE2+ over GATT");
         let scanned = SetupPayload::parse(payload.as_str()).map_err(|e| e.to_string())?;
+        let Password::Code(scanned_code) = &scanned.password else {
+            return Err("the label carries no setup code".into());
+        };
         let started = Clock::now();
-        let host = self.pairing_host(&scanned.info, &scanned.code)?;
+        let host = self.pairing_host(&scanned.info, scanned_code)?;
         let derive_ms = started.elapsed().as_secs_f64() * 1e3;
         self.say(format!("   the host derives w0 and w1 from the code: {derive_ms:.0} ms of CPU before the link is used"));
         let (mut driver, pairing_json) = self.handshake_step("pairing", host, &mut device)?;
@@ -402,29 +420,21 @@ impl Demo {
             "   typed {typo}: the host refuses it before the radio is used ({typo_error})"
         ));
         let mut guesses = Vec::new();
+        let closed = self.guess(&scanned.info, &mut device, 0)?;
+        self.say(format!(
+            "   the device holds a bond now, so its pairing window is closed: {}; nothing counted",
+            closed["outcome"].as_str().unwrap_or_default()
+        ));
+        guesses.push(closed);
+        device
+            .open_pairing_window(self.clock)
+            .map_err(|e| format!("storage: {e:?}"))?;
+        self.say(format!(
+            "   the owner presses the device's button: the window opens for {} s, and a guesser in range tries",
+            DevicePolicy::default().pairing_window.as_secs()
+        ));
         for attempt in 1..=GUESSES {
-            let guess = SetupCode::generate(&mut self.rng);
-            let host = self.pairing_host(&scanned.info, &guess)?;
-            let link = self.new_link();
-            let mut driver =
-                Driver::new(link, host, &mut device, HostWrite::Command).starting_at(self.clock);
-            driver.run(LIMIT_US);
-            let outcome = match driver.host_log.failure() {
-                Some(Error::AuthenticationFailed) => {
-                    "wrong code: the device's confirmation did not verify".to_owned()
-                }
-                Some(error) => error.to_string(),
-                None => "paired".to_owned(),
-            };
-            let status = driver.device().attempts();
-            self.say(format!(
-                "   guess {attempt} ({}): {outcome}; device counter {}/{}",
-                guess.manual(),
-                status.failures,
-                DevicePolicy::default().max_failures
-            ));
-            guesses.push(json!({ "guess": attempt, "outcome": outcome, "failures": status.failures, "locked": status.locked }));
-            self.clock = driver.now(driver.link.now_us() + 500_000);
+            guesses.push(self.guess(&scanned.info, &mut device, attempt)?);
         }
         self.say(format!(
             "   the counter is stored before the device answers; after {} free attempts the device makes guessers wait,\n   and after {} it locks until someone presses its button\n",
@@ -465,12 +475,15 @@ mod tests {
 
     #[test]
     fn frames_are_named_when_they_complete() {
-        let mut tracker = FrameTracker::default();
+        let mut stream = Deframer::new();
         // A PairConfirm (32-byte body) cut across two values, then an alert.
-        let mut stream = vec![0x30, 32];
-        stream.extend_from_slice(&[0; 32]);
-        stream.extend_from_slice(&[0x70, 1, 1]);
-        assert!(tracker.feed(&stream[..20]).is_empty());
-        assert_eq!(tracker.feed(&stream[20..]), vec!["PairConfirm", "Alert"]);
+        let mut bytes = vec![0x30, 32];
+        bytes.extend_from_slice(&[0; 32]);
+        bytes.extend_from_slice(&[0x70, 1, 1]);
+        assert!(frames_completed(&mut stream, &bytes[..20]).is_empty());
+        assert_eq!(
+            frames_completed(&mut stream, &bytes[20..]),
+            vec!["PairConfirm", "Alert"]
+        );
     }
 }

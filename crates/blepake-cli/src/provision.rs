@@ -1,18 +1,24 @@
-//! `blepake provision`: setup codes, device records and QR labels for one
-//! device or a factory batch.
+//! `blepake provision`: setup codes (or QR secrets), device records and QR
+//! labels for one device or a factory batch. Nothing it makes is lost: a
+//! batch adds to the manifest already in its folder, every file is created
+//! new and private to its owner, and without a folder every device is
+//! printed whole.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use blepake::{DeviceId, DeviceRecord, KdfAlgorithm, KdfParams, SetupCode, SetupPayload};
+use blepake::{
+    DeviceId, DeviceRecord, KdfAlgorithm, KdfParams, Password, QrSecret, SetupCode, SetupPayload,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand_core::{OsRng, RngCore};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::qr;
 
@@ -21,18 +27,25 @@ pub struct ProvisionArgs {
     /// Devices to provision
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub count: u32,
-    /// Directory for the device records, QR labels and the manifest (created if missing)
+    /// Directory for the device records, QR labels and the manifest (created if missing;
+    /// a batch adds to the manifest already there)
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Manifest format
     #[arg(long, value_enum, default_value_t = ManifestFormat::Csv)]
     pub format: ManifestFormat,
-    /// QR labels: PNG or SVG files in --out, printed in the terminal, or none
+    /// QR labels: PNG (with the code printed under it) or SVG files in --out, printed in
+    /// the terminal, or none
     #[arg(long, value_enum, default_value_t = QrOutput::Png)]
     pub qr: QrOutput,
-    /// Use this setup code (8 digits) instead of a random one; only with --count 1
-    #[arg(long)]
+    /// Use this setup code (8 digits, or the 9 of the label as 314-159-266) instead of a
+    /// random one; only with --count 1
+    #[arg(long, conflicts_with = "qr_secret")]
     pub code: Option<String>,
+    /// Pair from a 128-bit secret in the QR code instead of an 8-digit code: a stolen
+    /// device record then gives nothing to guess, and there is no code to type
+    #[arg(long)]
+    pub qr_secret: bool,
     /// Argon2id memory, KiB
     #[arg(long, default_value_t = 64 * 1024)]
     pub memory_kib: u32,
@@ -67,7 +80,7 @@ pub enum QrOutput {
 /// One provisioned device.
 struct Provisioned {
     device_id: DeviceId,
-    code: SetupCode,
+    password: Password,
     record: DeviceRecord,
 }
 
@@ -75,9 +88,27 @@ impl Provisioned {
     fn payload(&self) -> String {
         let payload = SetupPayload {
             info: self.record.setup_info(),
-            code: self.code.clone(),
+            password: self.password.clone(),
         };
         payload.to_text().as_str().to_owned()
+    }
+
+    /// The code's eight digits and its manual form, for a setup code.
+    fn code_texts(&self) -> Option<(String, String)> {
+        match &self.password {
+            Password::Code(code) => Some((
+                String::from_utf8_lossy(&code.digits()).into_owned(),
+                code.manual().to_string(),
+            )),
+            Password::Secret(_) => None,
+        }
+    }
+
+    /// What a person types, or (for a QR secret) the device id, so that a
+    /// label can be matched to its device.
+    fn caption(&self) -> String {
+        self.code_texts()
+            .map_or_else(|| format!("ID {}", self.device_id), |(_, manual)| manual)
     }
 
     fn record_hex(&self) -> String {
@@ -112,12 +143,16 @@ fn provision(args: &ProvisionArgs) -> Result<(), String> {
         ),
         None => None,
     };
-    let template = KdfParams {
-        algorithm: KdfAlgorithm::Argon2id,
-        memory_kib: args.memory_kib,
-        iterations: args.iterations,
-        parallelism: args.parallelism,
-        salt: [0; 16],
+    let template = if args.qr_secret {
+        KdfParams::for_qr_secret([0; 16])
+    } else {
+        KdfParams {
+            algorithm: KdfAlgorithm::Argon2id,
+            memory_kib: args.memory_kib,
+            iterations: args.iterations,
+            parallelism: args.parallelism,
+            salt: [0; 16],
+        }
     };
     template.check().map_err(|_| {
         format!(
@@ -131,31 +166,39 @@ fn provision(args: &ProvisionArgs) -> Result<(), String> {
     if args.out.is_none() && files_wanted {
         return Err("QR files need --out DIR (or use --qr terminal or --qr none)".into());
     }
-    if let Some(dir) = &args.out {
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
+    let manifest = match &args.out {
+        Some(dir) => {
+            create_private_dir(dir)?;
+            Some(Manifest::open(dir, args.format)?)
+        }
+        None => None,
+    };
 
     let devices = derive_all(args, template, fixed_code)?;
 
-    if let Some(dir) = &args.out {
-        write_files(dir, args, &devices)?;
+    if let (Some(dir), Some(manifest)) = (&args.out, manifest) {
+        // The codes first: a device whose code is lost is lost.
+        manifest.append(&devices, dir, args.qr)?;
+        write_files(dir, args.qr, &devices)?;
     }
     if args.json {
         let rows: Vec<_> = devices
             .iter()
             .map(|d| manifest_row(d, args.out.as_deref(), args.qr))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "devices": rows })).expect("JSON")
-        );
+        print(&serde_json::to_string_pretty(&json!({ "devices": rows })).expect("JSON"));
     } else {
         print_summary(args, &devices);
     }
     Ok(())
 }
 
-/// Draws unique ids, salts and codes, then runs the slow derivation on
+/// Prints to standard output; a reader that went away is not an error.
+fn print(text: &str) {
+    let _ = writeln!(io::stdout().lock(), "{text}");
+}
+
+/// Draws unique ids, salts and passwords, then runs the derivation on
 /// every core, with a progress bar on a terminal.
 fn derive_all(
     args: &ProvisionArgs,
@@ -170,10 +213,12 @@ fn derive_all(
         if ids.insert(device_id) {
             let mut salt = [0; 16];
             OsRng.fill_bytes(&mut salt);
-            let code = fixed_code
-                .clone()
-                .unwrap_or_else(|| SetupCode::generate(&mut OsRng));
-            jobs.push((device_id, code, KdfParams { salt, ..template }));
+            let password = match &fixed_code {
+                Some(code) => Password::Code(code.clone()),
+                None if args.qr_secret => Password::Secret(QrSecret::generate(&mut OsRng)),
+                None => Password::Code(SetupCode::generate(&mut OsRng)),
+            };
+            jobs.push((device_id, password, KdfParams { salt, ..template }));
         }
     }
 
@@ -194,13 +239,13 @@ fn derive_all(
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((device_id, code, kdf)) = jobs.get(index) else {
+                    let Some((device_id, password, kdf)) = jobs.get(index) else {
                         break;
                     };
-                    let result = DeviceRecord::provision(code, *device_id, *kdf)
+                    let result = DeviceRecord::provision(password, *device_id, *kdf)
                         .map(|record| Provisioned {
                             device_id: *device_id,
-                            code: code.clone(),
+                            password: password.clone(),
                             record,
                         })
                         .map_err(|e| format!("device {device_id}: {e}"));
@@ -218,6 +263,35 @@ fn derive_all(
         .collect()
 }
 
+fn create_private_dir(dir: &Path) -> Result<(), String> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Options for a new file readable by its owner only, never replacing one.
+fn private_new_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Writes a new file, refusing to replace one.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut file = private_new_file()
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 fn label_path(dir: &Path, device: &Provisioned, qr: QrOutput) -> Option<PathBuf> {
     let extension = match qr {
         QrOutput::Png => "png",
@@ -231,66 +305,151 @@ fn record_path(dir: &Path, device: &Provisioned) -> PathBuf {
     dir.join(format!("{}.record", device.device_id))
 }
 
-fn write_files(dir: &Path, args: &ProvisionArgs, devices: &[Provisioned]) -> Result<(), String> {
-    let write = |path: &Path, bytes: &[u8]| {
-        fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
+fn write_files(dir: &Path, qr: QrOutput, devices: &[Provisioned]) -> Result<(), String> {
     for device in devices {
-        write(&record_path(dir, device), &device.record.to_bytes())?;
-        if let Some(path) = label_path(dir, device, args.qr) {
+        write_new(&record_path(dir, device), &device.record.to_bytes())?;
+        if let Some(path) = label_path(dir, device, qr) {
             let code = qr::encode(&device.payload());
-            match args.qr {
-                QrOutput::Png => write(&path, &qr::png(&code, 8))?,
-                _ => write(&path, qr::svg(&code).as_bytes())?,
+            match qr {
+                QrOutput::Png => write_new(&path, &qr::png(&code, &device.caption(), 8))?,
+                _ => write_new(&path, qr::svg(&code).as_bytes())?,
             }
         }
     }
-    let manifest = match args.format {
-        ManifestFormat::Csv => {
-            let mut csv = String::from(
-                "device_id,setup_code,manual_code,qr_payload,record,kdf_memory_kib,kdf_iterations,kdf_parallelism\n",
-            );
-            for device in devices {
-                let kdf = device.record.kdf;
-                let _ = writeln!(
-                    csv,
-                    "{},{},{},{},{},{},{},{}",
-                    device.device_id,
-                    std::str::from_utf8(&device.code.digits()).expect("ASCII digits"),
-                    device.code.manual(),
-                    device.payload(),
-                    device.record_hex(),
-                    kdf.memory_kib,
-                    kdf.iterations,
-                    kdf.parallelism
-                );
-            }
-            (dir.join("manifest.csv"), csv)
-        }
-        ManifestFormat::Json => {
-            let rows: Vec<_> = devices
-                .iter()
-                .map(|d| manifest_row(d, Some(dir), args.qr))
-                .collect();
-            (
-                dir.join("manifest.json"),
-                serde_json::to_string_pretty(&json!({ "devices": rows })).expect("JSON"),
-            )
-        }
-    };
-    write(&manifest.0, manifest.1.as_bytes())
+    Ok(())
 }
 
-fn manifest_row(device: &Provisioned, dir: Option<&Path>, qr: QrOutput) -> serde_json::Value {
+const CSV_HEADER: &str = "device_id,password,setup_code,manual_code,qr_payload,record,kdf_algorithm,kdf_memory_kib,kdf_iterations,kdf_parallelism";
+
+/// The manifest of a folder: a batch adds to it, and never replaces it.
+enum Manifest {
+    /// Rows are appended to this CSV file (its header checked or written).
+    Csv(File),
+    /// The devices already listed in this JSON file.
+    Json { path: PathBuf, devices: Vec<Value> },
+}
+
+impl Manifest {
+    /// Opens the folder's manifest before any device is made, refusing one
+    /// this run cannot add to.
+    fn open(dir: &Path, format: ManifestFormat) -> Result<Self, String> {
+        match format {
+            ManifestFormat::Csv => {
+                let path = dir.join("manifest.csv");
+                let existing = match fs::read_to_string(&path) {
+                    Ok(text) => Some(text),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+                };
+                if let Some(text) = &existing {
+                    if text.lines().next() != Some(CSV_HEADER) || !text.ends_with('\n') {
+                        return Err(format!(
+                            "{} is not a manifest this version writes: move it away, or use another --out",
+                            path.display()
+                        ));
+                    }
+                }
+                let mut options = private_new_file();
+                options.create_new(existing.is_none()).append(true);
+                let mut file = options
+                    .open(&path)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                if existing.is_none() {
+                    writeln!(file, "{CSV_HEADER}")
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                }
+                Ok(Self::Csv(file))
+            }
+            ManifestFormat::Json => {
+                let path = dir.join("manifest.json");
+                let devices = match fs::read(&path) {
+                    Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+                        .ok()
+                        .and_then(|value| value["devices"].as_array().cloned())
+                        .ok_or_else(|| {
+                            format!(
+                                "{} is not a manifest this version writes: move it away, or use another --out",
+                                path.display()
+                            )
+                        })?,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+                };
+                Ok(Self::Json { path, devices })
+            }
+        }
+    }
+
+    /// Adds the batch and makes it durable.
+    fn append(self, devices: &[Provisioned], dir: &Path, qr: QrOutput) -> Result<(), String> {
+        match self {
+            Self::Csv(mut file) => {
+                let mut rows = String::new();
+                for device in devices {
+                    let kdf = device.record.kdf;
+                    let (digits, manual) = device.code_texts().unwrap_or_default();
+                    let _ = writeln!(
+                        rows,
+                        "{},{},{digits},{manual},{},{},{},{},{},{}",
+                        device.device_id,
+                        password_kind(device),
+                        device.payload(),
+                        device.record_hex(),
+                        algorithm_name(kdf.algorithm),
+                        kdf.memory_kib,
+                        kdf.iterations,
+                        kdf.parallelism
+                    );
+                }
+                file.write_all(rows.as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| format!("cannot write the manifest: {e}"))
+            }
+            Self::Json {
+                path,
+                devices: mut listed,
+            } => {
+                listed.extend(devices.iter().map(|d| manifest_row(d, Some(dir), qr)));
+                let text =
+                    serde_json::to_string_pretty(&json!({ "devices": listed })).expect("JSON");
+                // Written beside, then renamed over: the old manifest stays
+                // whole until the new one is.
+                let temporary = path.with_extension("json.new");
+                let _ = fs::remove_file(&temporary);
+                write_new(&temporary, text.as_bytes())?;
+                fs::rename(&temporary, &path)
+                    .map_err(|e| format!("cannot replace {}: {e}", path.display()))
+            }
+        }
+    }
+}
+
+fn password_kind(device: &Provisioned) -> &'static str {
+    match device.password {
+        Password::Code(_) => "setup-code",
+        Password::Secret(_) => "qr-secret",
+    }
+}
+
+fn algorithm_name(algorithm: KdfAlgorithm) -> &'static str {
+    match algorithm {
+        KdfAlgorithm::Argon2id => "argon2id",
+        _ => "hkdf-sha256",
+    }
+}
+
+fn manifest_row(device: &Provisioned, dir: Option<&Path>, qr: QrOutput) -> Value {
     let kdf = device.record.kdf;
+    let (digits, manual) = device.code_texts().unzip();
     json!({
         "device_id": device.device_id.to_string(),
-        "setup_code": std::str::from_utf8(&device.code.digits()).expect("ASCII digits"),
-        "manual_code": device.code.manual().to_string(),
+        "password": password_kind(device),
+        "setup_code": digits,
+        "manual_code": manual,
         "qr_payload": device.payload(),
         "record": device.record_hex(),
         "kdf": {
-            "algorithm": "argon2id",
+            "algorithm": algorithm_name(kdf.algorithm),
             "memory_kib": kdf.memory_kib,
             "iterations": kdf.iterations,
             "parallelism": kdf.parallelism,
@@ -301,35 +460,51 @@ fn manifest_row(device: &Provisioned, dir: Option<&Path>, qr: QrOutput) -> serde
 }
 
 fn print_summary(args: &ProvisionArgs, devices: &[Provisioned]) {
-    const LISTED: usize = 10;
-    for device in devices.iter().take(LISTED) {
-        println!(
-            "device {}  code {}  ({})",
+    // With files, the first devices tell the run went well and the manifest
+    // holds them all; without, every device is printed whole, record
+    // included, for it is saved nowhere else.
+    const LISTED_WITH_FILES: usize = 10;
+    let listed = if args.out.is_some() {
+        LISTED_WITH_FILES
+    } else {
+        devices.len()
+    };
+    for device in devices.iter().take(listed) {
+        print(&format!(
+            "device {}  {}  ({})",
             device.device_id,
-            device.code.manual(),
+            device.code_texts().map_or_else(
+                || "QR secret only".to_owned(),
+                |(_, manual)| format!("code {manual}")
+            ),
             device.payload()
-        );
-        if args.qr == QrOutput::Terminal {
-            println!("{}", qr::terminal(&qr::encode(&device.payload())));
+        ));
+        if args.out.is_none() {
+            print(&format!("  record {}", device.record_hex()));
         }
-    }
-    if devices.len() > LISTED {
-        println!("... and {} more", devices.len() - LISTED);
+        if args.qr == QrOutput::Terminal {
+            print(&qr::terminal(&qr::encode(&device.payload())));
+        }
     }
     if let Some(dir) = &args.out {
         let manifest = match args.format {
             ManifestFormat::Csv => "manifest.csv",
             ManifestFormat::Json => "manifest.json",
         };
-        println!(
-            "wrote {} device records ({} bytes each) and {} to {}",
+        if devices.len() > listed {
+            print(&format!(
+                "... and {} more, every one in {manifest}",
+                devices.len() - listed
+            ));
+        }
+        print(&format!(
+            "wrote {} device records ({} bytes each) to {} and added them to {manifest}",
             devices.len(),
             DeviceRecord::LEN,
-            manifest,
             dir.display()
-        );
-        println!(
-            "the manifest holds the setup codes: print the labels, then keep it like a secret"
+        ));
+        print(
+            "the manifest and the labels hold the secrets: print the labels, then keep them like a secret",
         );
     }
 }

@@ -4,31 +4,38 @@
 //! `cargo bench -p blepake-sim --bench link`
 //!
 //! 1. Time and bytes from "connected" to the first protected application
-//!    byte arriving, at a 30 ms interval, ATT MTU 23 (27-byte LL payloads)
-//!    and 247 (251). blepake runs for real; the others are replayed from
-//!    `flows::models` with one protected message appended, the first their
-//!    session keys allow. Link time only: no CPU time on either side.
+//!    byte arriving, at a 30 ms interval: ATT MTU 23 (27-byte LL payloads)
+//!    with 1, 2 and 4 LL packets per side and connection event, and ATT MTU
+//!    247 (251) with 4. blepake runs for real, its host enabling
+//!    notifications (a CCCD Write Request) either in the same event as its
+//!    first write (pipelined) or waiting for the response first (waited, as
+//!    a bleak app's `await start_notify()` does). The others are replayed
+//!    from `flows::models`, each with its own subscribe or reads, and with
+//!    one protected message appended, the first their session keys allow.
+//!    Counted for everyone: every ATT PDU from connection to that byte.
+//!    Counted for no one: the MTU exchange and data length update (done
+//!    before, or in parallel), service discovery, and CPU time on either
+//!    side.
 //! 2. Goodput of blepake records against raw GATT writes and
 //!    notifications on the same link.
 
-use blepake::spake2plus::ProverSecrets;
 use blepake::{
-    Device, DeviceId, DevicePolicy, DeviceRecord, HostConfig, HostConnection, Instant, KdfParams,
-    SetupInfo,
+    Connection, Device, DeviceId, DevicePolicy, DeviceRecord, HostConfig, HostConnection, Instant,
+    KdfParams, MemoryStorage, ProverSecrets, SetupInfo,
 };
-use blepake_sim::driver::{Driver, HostWrite, SimDevice};
+use blepake_sim::driver::{Driver, HostWrite, SimDevice, Subscribe, handles};
 use blepake_sim::flows::{Flow, models, run_flow};
-use blepake_sim::storage::MemoryStorage;
 use blepake_sim::{DirectionStats, FaultPlan, Link, LinkConfig, LinkEvent, Message, Op, Role};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 const LIMIT_US: u64 = 600_000_000;
 
-fn config(att_mtu: u16, ll_payload: u16) -> LinkConfig {
+fn config(att_mtu: u16, ll_payload: u16, packets_per_event: u16) -> LinkConfig {
     LinkConfig {
         att_mtu,
         ll_payload,
+        packets_per_event,
         ..LinkConfig::default()
     }
 }
@@ -79,12 +86,21 @@ fn blepake_row(
     link: Link,
     host: HostConnection,
     device: &mut SimDevice,
+    subscribe: Subscribe,
     extra_turns: usize,
 ) -> Row {
-    let mut driver = Driver::new(link, host, device, HostWrite::Command);
+    // Waiting for the CCCD write's response adds its round trip.
+    let extra_turns = extra_turns + if subscribe == Subscribe::Waited { 2 } else { 0 };
+    let mut driver = Driver::new(link, host, device, HostWrite::Command).subscribing(subscribe);
     driver.host_log.outbox.push_back(vec![1]);
     driver.run_until(LIMIT_US, |d| !d.device_log.messages.is_empty() || d.ended());
-    let (time_us, _) = driver.device_log.messages[0];
+    let Some(&(time_us, _)) = driver.device_log.messages.first() else {
+        panic!(
+            "{name}: nothing arrived (host {:?}, device {:?})",
+            driver.host_log.failure(),
+            driver.device_log.failure()
+        );
+    };
     Row {
         name: name.into(),
         time_us,
@@ -97,7 +113,11 @@ fn blepake_row(
 /// scanning it: the link after it, and when it finished.
 fn link_after_setup_info_read(config: &LinkConfig) -> Link {
     let mut link = Link::new(config.clone(), FaultPlan::new(), 0).unwrap();
-    link.send(Role::Central, Message::read()).unwrap();
+    link.send(
+        Role::Central,
+        Message::read().with_handle(handles::SETUP_INFO),
+    )
+    .unwrap();
     loop {
         for event in link.run_event() {
             match event {
@@ -124,52 +144,64 @@ fn blepake_rows(config: &LinkConfig) -> Vec<Row> {
         HostConnection::pair(
             &setup_info(),
             &secrets(),
+            None,
             HostConfig::default(),
             &mut ChaCha20Rng::seed_from_u64(rng_seed),
             now,
         )
     };
-    let qr = blepake_row(
-        "blepake, QR code",
-        Link::new(config.clone(), FaultPlan::new(), 0).unwrap(),
-        pair(1),
-        &mut device,
-        0,
-    );
-    let manual = blepake_row(
-        "blepake, typed code (+ Setup Info read)",
-        link_after_setup_info_read(config),
-        pair(2),
-        &mut device,
-        2,
-    );
+    let fresh_link = || Link::new(config.clone(), FaultPlan::new(), 0).unwrap();
 
-    // A bond from a pairing, then the reconnect.
-    let mut driver = Driver::new(
-        Link::new(config.clone(), FaultPlan::new(), 0).unwrap(),
-        pair(3),
-        &mut device,
-        HostWrite::Command,
-    );
-    driver.run_until(LIMIT_US, |d| {
-        d.host_log.bond().is_some() && d.device_log.bond().is_some()
-    });
+    // A bond from a pairing, for the reconnects.
+    let mut driver = Driver::new(fresh_link(), pair(3), &mut device, HostWrite::Command);
+    driver.run_until(LIMIT_US, |d| d.device_log.bond().is_some());
     let bond = driver.host_log.bond().unwrap();
     drop(driver);
-    let host = HostConnection::resume(
-        &bond,
-        HostConfig::default(),
-        &mut ChaCha20Rng::seed_from_u64(4),
-        now,
-    );
-    let resume = blepake_row(
-        "blepake, bonded reconnect",
-        Link::new(config.clone(), FaultPlan::new(), 0).unwrap(),
-        host,
-        &mut device,
-        0,
-    );
-    vec![qr, manual, resume]
+    let resume = |rng_seed| {
+        HostConnection::resume(
+            &bond,
+            HostConfig::default(),
+            &mut ChaCha20Rng::seed_from_u64(rng_seed),
+            now,
+        )
+    };
+
+    let mut rows = Vec::new();
+    // Fresh ephemeral keys for every handshake: the device refuses a
+    // resume request it has seen.
+    for (seed, subscribe, how) in [
+        (10, Subscribe::Pipelined, "subscribe pipelined"),
+        (20, Subscribe::Waited, "subscribe waited"),
+    ] {
+        // Each pairing closes the window; the owner opens it again.
+        device.open_pairing_window(now).unwrap();
+        rows.push(blepake_row(
+            &format!("blepake, QR code, {how}"),
+            fresh_link(),
+            pair(seed + 1),
+            &mut device,
+            subscribe,
+            0,
+        ));
+        device.open_pairing_window(now).unwrap();
+        rows.push(blepake_row(
+            &format!("blepake, typed code + Setup Info read, {how}"),
+            link_after_setup_info_read(config),
+            pair(seed + 2),
+            &mut device,
+            subscribe,
+            2,
+        ));
+        rows.push(blepake_row(
+            &format!("blepake, bonded reconnect, {how}"),
+            fresh_link(),
+            resume(seed + 4),
+            &mut device,
+            subscribe,
+            0,
+        ));
+    }
+    rows
 }
 
 /// A flow model with the first protected message its keys allow: one
@@ -212,23 +244,29 @@ fn model_rows(config: &LinkConfig) -> Vec<Row> {
 
 fn handshake_table() {
     println!(
-        "Connected -> first protected application byte delivered (30 ms interval, 4 LL packets per side and event)"
+        "Connected -> first protected application byte delivered (30 ms interval; \
+         CCCD, reads and every handshake PDU counted; MTU exchange, data length update \
+         and CPU time not counted)"
     );
-    for (mtu, ll) in [(23, 27), (247, 251)] {
-        let config = config(mtu, ll);
-        println!("\nATT MTU {mtu}, LL payload {ll}");
+    for (mtu, ll, packets) in [(23, 27, 1), (23, 27, 2), (23, 27, 4), (247, 251, 4)] {
+        let config = config(mtu, ll, packets);
+        println!("\nATT MTU {mtu}, LL payload {ll}, {packets} LL packets per side and event");
         println!(
-            "  {:<42} {:>9} {:>7} {:>6} {:>8} {:>7}",
-            "", "time ms", "vs QR", "turns", "values B", "air B"
+            "  {:<52} {:>9} {:>14} {:>6} {:>8} {:>7}",
+            "", "time ms", "vs QR waited", "turns", "values B", "air B"
         );
         let rows: Vec<Row> = blepake_rows(&config)
             .into_iter()
             .chain(model_rows(&config))
             .collect();
-        let baseline = rows[0].time_us as f64;
+        let baseline = rows
+            .iter()
+            .find(|row| row.name == "blepake, QR code, subscribe waited")
+            .expect("the baseline row")
+            .time_us as f64;
         for row in &rows {
             println!(
-                "  {:<42} {:>9.1} {:>6.1}x {:>6} {:>8} {:>7}",
+                "  {:<52} {:>9.1} {:>13.1}x {:>6} {:>8} {:>7}",
                 row.name,
                 row.time_us as f64 / 1000.0,
                 row.time_us as f64 / baseline,
@@ -271,6 +309,7 @@ fn blepake_goodput(config: &LinkConfig, role: Role, len: usize, count: usize) ->
     let host = HostConnection::pair(
         &setup_info(),
         &secrets(),
+        None,
         HostConfig::default(),
         &mut ChaCha20Rng::seed_from_u64(9),
         Instant::from_millis(0),
@@ -281,7 +320,7 @@ fn blepake_goodput(config: &LinkConfig, role: Role, len: usize, count: usize) ->
         &mut device,
         HostWrite::Command,
     );
-    driver.run_until(LIMIT_US, |d| d.host.is_open() && d.conn.is_open());
+    driver.run_until(LIMIT_US, |d| d.host.is_open() && d.device_is_open());
     let start_us = driver.link.now_us();
     let sender = match role {
         Role::Central => &mut driver.host_log,
@@ -290,7 +329,7 @@ fn blepake_goodput(config: &LinkConfig, role: Role, len: usize, count: usize) ->
     sender
         .outbox
         .extend(std::iter::repeat_n(vec![0x5a; len], count));
-    let received = |d: &Driver| match role {
+    let received = |d: &mut Driver| match role {
         Role::Central => d.device_log.messages.len(),
         Role::Peripheral => d.host_log.messages.len(),
     };
@@ -313,7 +352,7 @@ fn throughput_table() {
         "link", "direction", "raw GATT", "blepake 64 B msgs", "226 B msgs", "512 B msgs"
     );
     for (mtu, ll) in [(23, 27), (247, 251)] {
-        let config = config(mtu, ll);
+        let config = config(mtu, ll, 4);
         let value = config.max_att_value();
         for (role, direction, op) in [
             (Role::Central, "host -> device", "write cmd"),

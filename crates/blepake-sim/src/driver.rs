@@ -1,27 +1,41 @@
-//! blepake's host and device running over a simulated [`Link`]: the host
-//! app is the central writing to the Inbound characteristic, the device
-//! the peripheral notifying Outbound.
+//! blepake's host and device over a simulated [`Link`]: the thin adapter.
+//! The host app is the central: it enables notifications of Outbound,
+//! then writes the Inbound characteristic; the device is the peripheral
+//! notifying Outbound once the CCCD is set.
 //!
-//! The [`Driver`] is the glue every transport adapter has: received values
-//! go into the connections, their transmissions onto the link, their
-//! timeouts onto the clock. It records what each side saw, with times, so
-//! tests can check what was delivered and benchmarks what it cost.
+//! Each side is a [`Transport`] over the link, driven by the core's
+//! [`pump`]; the [`Driver`] only routes link events to the pumps and keeps
+//! the clock. It records what each side saw, with times, so tests can
+//! check what was delivered and benchmarks what it cost.
 
 use std::collections::VecDeque;
 
-use blepake::{
-    Device, DeviceConnection, Event, HostConnection, Instant, MAX_INPUT_LEN, MAX_MESSAGE_LEN,
-};
+use blepake::pump::{self, Input, Output, Transport};
+use blepake::{Connection, Device, Event, HostConnection, Instant, LinkId, MemoryStorage};
 use rand_chacha::ChaCha20Rng;
 
-use crate::storage::MemoryStorage;
 use crate::{DisconnectReason, Link, LinkEvent, Message, Role};
+
+/// The blepake service's attribute handles on the simulated peripheral.
+pub mod handles {
+    /// Inbound: the host writes the host-to-device stream here.
+    pub const INBOUND: u16 = crate::DEFAULT_HANDLE;
+    /// Outbound: the device notifies the device-to-host stream here.
+    pub const OUTBOUND: u16 = 0x0012;
+    /// Outbound's Client Characteristic Configuration descriptor.
+    pub const OUTBOUND_CCCD: u16 = 0x0013;
+    /// Setup Info, read by a host that has no QR payload.
+    pub const SETUP_INFO: u16 = 0x0015;
+}
+
+/// The CCCD value that enables notifications.
+const NOTIFY: [u8; 2] = [0x01, 0x00];
 
 /// Connection events a side that has ended waits for its last bytes to
 /// go out before it disconnects.
 const GRACE_EVENTS: u32 = 4;
 
-/// A device as the simulation runs it.
+/// A device as the simulation runs it: one link at a time.
 pub type SimDevice = Device<MemoryStorage, ChaCha20Rng>;
 
 /// How the host writes the Inbound characteristic.
@@ -31,6 +45,17 @@ pub enum HostWrite {
     Command,
     /// Write Request: one at a time, each acknowledged.
     Request,
+}
+
+/// How the host enables notifications before its first write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subscribe {
+    /// The CCCD Write Request and the first writes go in the same
+    /// connection event (legal ATT: commands need not wait for a response).
+    Pipelined,
+    /// The host waits for the CCCD write's response before its first write,
+    /// as a bleak app does with `await start_notify()`.
+    Waited,
 }
 
 /// What one side of the link observed, with the times (µs since the
@@ -60,7 +85,7 @@ impl SideLog {
     /// How the connection failed, if it did.
     pub fn failure(&self) -> Option<blepake::Error> {
         self.events.iter().find_map(|(_, e)| match e {
-            Event::Failed(error) => Some(*error),
+            Event::Failed { error, .. } => Some(*error),
             _ => None,
         })
     }
@@ -77,50 +102,184 @@ impl SideLog {
     pub fn received(&self) -> Vec<&[u8]> {
         self.messages.iter().map(|(_, m)| m.as_slice()).collect()
     }
+
+    /// Whether the connection has ended, closed or failed.
+    pub fn ended(&self) -> bool {
+        self.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Failed { .. } | Event::Closed { .. }))
+    }
+
+    /// Hands queued messages to an open connection until one does not fit.
+    fn feed(&mut self, conn: &mut (impl Connection + ?Sized)) {
+        while conn.is_open() {
+            let Some(message) = self.outbox.front() else {
+                return;
+            };
+            if conn.send(message).is_err() {
+                return;
+            }
+            self.sent.extend(self.outbox.pop_front());
+        }
+    }
+
+    /// The pump's callback: what arrives at `at_us`, and the outbox.
+    fn callback<C: Connection + ?Sized>(
+        &mut self,
+        at_us: u64,
+    ) -> impl FnMut(&mut C, Output<'_>) + '_ {
+        move |conn, output| {
+            match output {
+                Output::Event(event) => self.events.push((at_us, event)),
+                Output::Message(message) => self.messages.push((at_us, message.to_vec())),
+            }
+            self.feed(conn);
+        }
+    }
 }
 
-/// A host and a device connection joined by a [`Link`].
+/// The connections' time at link time `at_us`.
+fn instant(epoch: Instant, at_us: u64) -> Instant {
+    Instant::from_millis(epoch.as_millis() + at_us / 1000)
+}
+
+/// The host's side of the link: writes Inbound, subscribes to Outbound.
+struct HostTransport<'a> {
+    link: &'a mut Link,
+    epoch: Instant,
+    write: HostWrite,
+    /// Whether the host may write yet.
+    may_write: bool,
+    /// Values it may still send in this step.
+    budget: usize,
+}
+
+impl Transport for HostTransport<'_> {
+    type Error = crate::SendError;
+
+    fn now(&self) -> Instant {
+        instant(self.epoch, self.link.now_us())
+    }
+
+    fn max_value_len(&self) -> usize {
+        self.link.config().max_att_value()
+    }
+
+    fn can_send(&self) -> bool {
+        self.budget > 0 && self.may_write && self.link.can_send(Role::Central)
+    }
+
+    fn send(&mut self, value: &[u8]) -> Result<(), Self::Error> {
+        self.budget -= 1;
+        let message = match self.write {
+            HostWrite::Command => Message::write_command(value),
+            HostWrite::Request => Message::write_request(value),
+        };
+        self.link
+            .send(Role::Central, message.with_handle(handles::INBOUND))
+    }
+
+    fn subscribe(&mut self) -> Result<(), Self::Error> {
+        self.link.send(
+            Role::Central,
+            Message::write_request(&NOTIFY).with_handle(handles::OUTBOUND_CCCD),
+        )
+    }
+}
+
+/// The device's side of the link: notifies Outbound once the host asked.
+struct DeviceTransport<'a> {
+    link: &'a mut Link,
+    epoch: Instant,
+    notifying: bool,
+    /// When what the device sends is ready (its CPU time).
+    ready_at_us: u64,
+    /// Values it may still send in this step.
+    budget: usize,
+}
+
+impl Transport for DeviceTransport<'_> {
+    type Error = crate::SendError;
+
+    fn now(&self) -> Instant {
+        instant(self.epoch, self.link.now_us())
+    }
+
+    fn max_value_len(&self) -> usize {
+        self.link.config().max_att_value()
+    }
+
+    fn can_send(&self) -> bool {
+        self.budget > 0 && self.notifying && self.link.can_send(Role::Peripheral)
+    }
+
+    fn send(&mut self, value: &[u8]) -> Result<(), Self::Error> {
+        self.budget -= 1;
+        let message = Message::notification(value).with_handle(handles::OUTBOUND);
+        self.link
+            .send_at(Role::Peripheral, message, self.ready_at_us)
+    }
+
+    fn subscribe(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A host and a device link joined by a [`Link`].
 pub struct Driver<'d> {
     /// The link; its stats and timeline tell what went over the air.
     pub link: Link,
     /// The host's connection.
     pub host: HostConnection,
-    /// The device's connection.
-    pub conn: DeviceConnection,
+    /// The device's link.
+    pub link_id: LinkId,
     /// What the host saw.
     pub host_log: SideLog,
     /// What the device saw.
     pub device_log: SideLog,
-    /// Every value that crossed the link, in arrival order: when, from
-    /// which side, and its bytes.
+    /// Every blepake value that crossed the link, in arrival order: when,
+    /// from which side, and its bytes.
     pub values: Vec<(u64, Role, Vec<u8>)>,
     device: &'d mut SimDevice,
     /// The connections' time at the link's time 0.
     epoch: Instant,
     write: HostWrite,
+    subscribe: Subscribe,
+    /// Whether the CCCD write has been acknowledged (host side).
+    subscription_confirmed: bool,
+    /// Whether notifications are enabled (device side).
+    notifying: bool,
     /// Time the device takes to prepare what it sends after an input.
     device_compute_us: u64,
 }
 
 impl<'d> Driver<'d> {
-    /// Joins `host` and a new connection of `device` over `link`.
+    /// Joins `host` and a new link of `device` over `link`; the host
+    /// subscribes in the same event as its first write.
     pub fn new(
         link: Link,
         host: HostConnection,
         device: &'d mut SimDevice,
         write: HostWrite,
     ) -> Self {
-        let conn = device.accept();
+        for old in device.links().collect::<Vec<_>>() {
+            device.remove(old);
+        }
+        let epoch = Instant::from_millis(0);
+        let link_id = device.accept(epoch).expect("a free link slot");
         Self {
             link,
             host,
-            conn,
+            link_id,
             host_log: SideLog::default(),
             device_log: SideLog::default(),
             values: Vec::new(),
             device,
-            epoch: Instant::from_millis(0),
+            epoch,
             write,
+            subscribe: Subscribe::Pipelined,
+            subscription_confirmed: false,
+            notifying: false,
             device_compute_us: 0,
         }
     }
@@ -128,7 +287,15 @@ impl<'d> Driver<'d> {
     /// Starts the link's clock at `epoch` on the connections' clock, so that
     /// several links to one device keep its time moving forward.
     pub fn starting_at(mut self, epoch: Instant) -> Self {
+        self.device.remove(self.link_id);
+        self.link_id = self.device.accept(epoch).expect("a free link slot");
         self.epoch = epoch;
+        self
+    }
+
+    /// How the host enables notifications.
+    pub fn subscribing(mut self, subscribe: Subscribe) -> Self {
+        self.subscribe = subscribe;
         self
     }
 
@@ -144,23 +311,36 @@ impl<'d> Driver<'d> {
         self.device
     }
 
+    /// Whether the device's session is open.
+    pub fn device_is_open(&mut self) -> bool {
+        self.device
+            .link(self.link_id)
+            .is_some_and(|link| link.is_open())
+    }
+
+    fn device_is_closed(&mut self) -> bool {
+        self.device
+            .link(self.link_id)
+            .is_none_or(|link| link.is_closed())
+    }
+
     /// Both connections have ended (closed or failed).
-    pub fn ended(&self) -> bool {
-        self.host.is_closed() && self.conn.is_closed()
+    pub fn ended(&mut self) -> bool {
+        self.host.is_closed() && self.device_is_closed()
     }
 
     /// Runs until `done` holds, the link is down, or the clock passes
     /// `limit_us`. Like a real application, a side whose connection has
     /// ended (failed or closed) disconnects the link once its last bytes
     /// have had a few connection events to go out.
-    pub fn run_until(&mut self, limit_us: u64, done: impl Fn(&Self) -> bool) {
+    pub fn run_until(&mut self, limit_us: u64, done: impl Fn(&mut Self) -> bool) {
         let mut grace_events = 0;
         loop {
-            self.pump();
+            self.send_queued();
             if done(self) || !self.link.is_connected() || self.link.now_us() >= limit_us {
                 return;
             }
-            let events = if self.host.is_closed() || self.conn.is_closed() {
+            let events = if self.host.is_closed() || self.device_is_closed() {
                 grace_events += 1;
                 if grace_events > GRACE_EVENTS {
                     self.link
@@ -175,7 +355,6 @@ impl<'d> Driver<'d> {
                 self.handle(event);
             }
             self.handle_timeouts();
-            self.collect();
         }
     }
 
@@ -186,11 +365,15 @@ impl<'d> Driver<'d> {
 
     /// The connections' time at link time `at_us`.
     pub fn now(&self, at_us: u64) -> Instant {
-        Instant::from_millis(self.epoch.as_millis() + at_us / 1000)
+        instant(self.epoch, at_us)
     }
 
-    fn next_timeout_us(&self) -> Option<u64> {
-        [self.host.poll_timeout(), self.conn.poll_timeout()]
+    fn next_timeout_us(&mut self) -> Option<u64> {
+        let device = self
+            .device
+            .link(self.link_id)
+            .and_then(|link| link.poll_timeout());
+        [self.host.poll_timeout(), device]
             .into_iter()
             .flatten()
             .min()
@@ -205,114 +388,125 @@ impl<'d> Driver<'d> {
         match event {
             LinkEvent::Received {
                 to: Role::Peripheral,
+                handle: handles::OUTBOUND_CCCD,
                 value,
                 at_us,
                 ..
             } => {
-                let now = self.now(at_us);
-                self.values.push((at_us, Role::Central, value.clone()));
-                for chunk in value.chunks(MAX_INPUT_LEN) {
-                    let _ = self.conn.handle_input(self.device, chunk, now);
-                    self.collect_at(at_us);
+                // A GATT server takes a CCCD write of two bytes only.
+                if let [low, high] = value[..] {
+                    self.notifying = u16::from_le_bytes([low, high]) & 1 == 1;
                 }
+                self.pump_device(at_us, Input::Ready);
+            }
+            LinkEvent::Received {
+                to: Role::Peripheral,
+                handle: handles::INBOUND,
+                value,
+                at_us,
+                ..
+            } => {
+                self.values.push((at_us, Role::Central, value.clone()));
+                self.pump_device(at_us, Input::Received(&value));
             }
             LinkEvent::Received {
                 to: Role::Central,
+                handle: handles::OUTBOUND,
                 value,
                 at_us,
                 ..
             } => {
-                let now = self.now(at_us);
                 self.values.push((at_us, Role::Peripheral, value.clone()));
-                for chunk in value.chunks(MAX_INPUT_LEN) {
-                    let _ = self.host.handle_input(chunk, now);
-                    self.collect_at(at_us);
-                }
+                self.pump_host(at_us, Input::Received(&value));
+            }
+            LinkEvent::WriteAcknowledged {
+                handle: handles::OUTBOUND_CCCD,
+                at_us,
+            } => {
+                self.subscription_confirmed = true;
+                self.pump_host(at_us, Input::Ready);
             }
             LinkEvent::Disconnected { at_us, .. } => {
-                self.host.handle_disconnect();
-                self.conn.handle_disconnect(self.device);
-                self.collect_at(at_us);
+                self.pump_host(at_us, Input::Disconnected);
+                self.pump_device(at_us, Input::Disconnected);
             }
             _ => {}
         }
     }
 
     fn handle_timeouts(&mut self) {
-        let now = self.now(self.link.now_us());
-        self.host.handle_timeout(now);
-        self.conn.handle_timeout(self.device, now);
-    }
-
-    fn collect(&mut self) {
-        self.collect_at(self.link.now_us());
-    }
-
-    /// Moves events and messages out of both connections into the logs.
-    fn collect_at(&mut self, at_us: u64) {
-        let mut buf = [0; MAX_MESSAGE_LEN];
-        while let Some(event) = self.host.poll_event() {
-            self.host_log.events.push((at_us, event));
+        let now_us = self.link.now_us();
+        let now = self.now(now_us);
+        if self.host.poll_timeout().is_some_and(|at| at <= now) {
+            self.pump_host(now_us, Input::Timer);
         }
-        while let Some(message) = self.host.recv(&mut buf) {
-            self.host_log.messages.push((at_us, message.to_vec()));
-        }
-        while let Some(event) = self.conn.poll_event() {
-            self.device_log.events.push((at_us, event));
-        }
-        while let Some(message) = self.conn.recv(&mut buf) {
-            self.device_log.messages.push((at_us, message.to_vec()));
+        let device_due = self
+            .device
+            .link(self.link_id)
+            .and_then(|link| link.poll_timeout())
+            .is_some_and(|at| at <= now);
+        if device_due {
+            self.pump_device(now_us, Input::Timer);
         }
     }
 
-    /// Sends what the applications have queued and moves both
-    /// connections' bytes onto the link.
-    fn pump(&mut self) {
-        let value_len = self.link.config().max_att_value();
-        let mut value = vec![0; value_len];
-        // Messages are handed over as transmit room frees up, so that every
-        // value but the last is full.
-        while self.link.can_send(Role::Central) {
-            let open = self.host.is_open();
-            send_outbox(&mut self.host_log, |m| self.host.send(m), open);
-            let Some(n) = self.host.poll_transmit(&mut value) else {
-                break;
-            };
-            let message = match self.write {
-                HostWrite::Command => Message::write_command(&value[..n]),
-                HostWrite::Request => Message::write_request(&value[..n]),
-            };
-            let _ = self.link.send(Role::Central, message);
-        }
-        let ready_at = self.link.now_us() + self.device_compute_us;
-        while self.link.can_send(Role::Peripheral) {
-            let open = self.conn.is_open();
-            send_outbox(&mut self.device_log, |m| self.conn.send(m), open);
-            let Some(n) = self.conn.poll_transmit(&mut value) else {
-                break;
-            };
-            let _ = self.link.send_at(
-                Role::Peripheral,
-                Message::notification(&value[..n]),
-                ready_at,
-            );
-        }
+    /// Both sides send what they have, the applications handing over
+    /// their queued messages as room frees up: one value per step, so that
+    /// every value but the last is full.
+    fn send_queued(&mut self) {
+        let now_us = self.link.now_us();
+        while self.pump_host_with(now_us, Input::Ready, 1) > 0 {}
+        while self.pump_device_with(now_us, Input::Ready, 1) > 0 {}
     }
-}
 
-/// Hands queued messages to an open connection until one does not fit.
-fn send_outbox(
-    log: &mut SideLog,
-    mut send: impl FnMut(&[u8]) -> Result<(), blepake::SendError>,
-    open: bool,
-) {
-    if !open {
-        return;
+    fn pump_host(&mut self, at_us: u64, input: Input<'_>) {
+        self.pump_host_with(at_us, input, usize::MAX);
     }
-    while let Some(message) = log.outbox.front() {
-        if send(message).is_err() {
-            break;
-        }
-        log.sent.extend(log.outbox.pop_front());
+
+    fn pump_device(&mut self, at_us: u64, input: Input<'_>) {
+        self.pump_device_with(at_us, input, usize::MAX);
+    }
+
+    /// One step of the host's pump, sending at most `budget` values;
+    /// returns how many it sent.
+    fn pump_host_with(&mut self, at_us: u64, input: Input<'_>, budget: usize) -> usize {
+        self.host_log.feed(&mut self.host);
+        let mut transport = HostTransport {
+            link: &mut self.link,
+            epoch: self.epoch,
+            write: self.write,
+            may_write: self.subscribe == Subscribe::Pipelined || self.subscription_confirmed,
+            budget,
+        };
+        // A send refused by a link gone down shows as its Disconnected event.
+        let _ = pump::step(
+            &mut self.host,
+            &mut transport,
+            input,
+            self.host_log.callback(at_us),
+        );
+        budget - transport.budget
+    }
+
+    fn pump_device_with(&mut self, at_us: u64, input: Input<'_>, budget: usize) -> usize {
+        let Some(mut link) = self.device.link(self.link_id) else {
+            return 0;
+        };
+        self.device_log.feed(&mut link);
+        let ready_at_us = self.link.now_us() + self.device_compute_us;
+        let mut transport = DeviceTransport {
+            link: &mut self.link,
+            epoch: self.epoch,
+            notifying: self.notifying,
+            ready_at_us,
+            budget,
+        };
+        let _ = pump::step(
+            &mut link,
+            &mut transport,
+            input,
+            self.device_log.callback(at_us),
+        );
+        budget - transport.budget
     }
 }

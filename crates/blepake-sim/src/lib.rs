@@ -34,7 +34,6 @@ pub mod flows;
 mod link;
 mod message;
 mod stats;
-pub mod storage;
 
 pub use config::{
     ConfigError, LinkConfig, MAX_ATTRIBUTE_LEN, MAX_LL_CONTROL_LEN, MAX_SMP_LEN, Phy, T_IFS_US,

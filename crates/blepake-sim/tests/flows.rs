@@ -236,11 +236,20 @@ fn hap_pair_setup_carries_m1_to_m6() {
         for (from, name, len) in messages {
             let fragments = parts(&flow, name);
             let k = fragments.len();
+            // Writes fragment at MTU − 3; responses are read whole (Read
+            // Blob continues them), none being over 512 bytes.
+            let fragment = match from {
+                Role::Central => usize::from(att_mtu) - 3,
+                Role::Peripheral => 512,
+            };
             assert!(
                 fragments
                     .iter()
-                    .all(|step| step.from == from && step.size <= usize::from(att_mtu) - 3)
+                    .all(|step| step.from == from && step.size <= fragment)
             );
+            if from == Role::Peripheral {
+                assert_eq!(k, 1, "{name} is one long read");
+            }
             let expected_op = if from == Role::Central {
                 Op::WriteRequest
             } else {

@@ -4,66 +4,69 @@
 //! The host (which knows the code) and the device (which stores only a
 //! SPAKE2+ verifier) run SPAKE2+ (RFC 9383, P-256/SHA-256) over plain GATT
 //! in three messages, then exchange AES-128-CCM records. The device limits
-//! guesses persistently; a bond makes later reconnects one round trip with
-//! no code. `PROTOCOL.md` is the wire specification.
+//! guesses persistently and answers pairing only while its pairing window
+//! is open; a bond makes later reconnects one round trip with no code.
+//! `PROTOCOL.md` is the wire specification.
 //!
 //! This crate is the protocol core: `no_std`, no allocation, sans-IO.
 //! Bytes and time go in, bytes and events come out; the clock, the radio,
-//! flash ([`Storage`]) and randomness belong to the caller:
+//! flash ([`Storage`]) and randomness belong to the caller. Its layers:
 //!
-//! ```text
-//! conn.handle_input(value, now)      // a received GATT value
-//! conn.handle_timeout(now)           // when poll_timeout() says
-//! while let Some(n) = conn.poll_transmit(&mut att)  { write/notify att[..n] }
-//! while let Some(event) = conn.poll_event()         { ... }
-//! while let Some(message) = conn.recv(&mut buf)     { ... }
-//! ```
+//! - [`wire`]: the frames and messages of `PROTOCOL.md`, as pure codecs;
+//! - connections: [`HostConnection`] and a [`Device`]'s [`DeviceLink`]s,
+//!   both driven through the one [`Connection`] trait, with records, bonds,
+//!   attempt limiting and the pairing window;
+//! - [`pump`]: the one loop every transport adapter runs over a
+//!   [`Transport`](pump::Transport);
+//! - provisioning: [`SetupCode`], [`QrSecret`], [`SetupInfo`],
+//!   [`SetupPayload`] and the [`DeviceRecord`] a device keeps in flash.
 //!
-//! Feature `kdf` adds the Argon2id derivation of SPAKE2+ secrets from a
-//! code, for hosts and provisioning (it allocates); device firmware
-//! builds without it.
+//! `examples/pair.rs` pairs a host and a device in one process, talks,
+//! closes and resumes.
+//!
+//! Features: `kdf` adds Argon2id, the derivation of SPAKE2+ secrets from a
+//! setup code, for hosts and provisioning (it allocates); `std` adds
+//! `MemoryStorage` (with fault injection, for tests), `FileStorage` and the
+//! pump's `MemoryTransport`;
+//! `defmt` derives `defmt::Format` for firmware logs. Device firmware
+//! builds with none of them.
 
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
-mod base45;
-mod bond;
-mod channel;
-mod code;
 mod connection;
-mod device;
-mod device_record;
+mod crypto;
 mod error;
-mod group;
-mod handshake;
 mod hex;
-mod host;
 mod id;
-mod kdf;
-mod record;
-mod setup;
-pub mod spake2plus;
+mod provisioning;
+pub mod pump;
 mod storage;
 mod time;
 pub mod wire;
 
-pub use bond::Bond;
-pub use channel::{Event, MAX_INPUT_LEN, Mode, SessionInfo};
-pub use code::{CodeError, ManualCode, SetupCode};
-pub use connection::Connection;
-pub use device::{AttemptStatus, Device, DeviceConnection, DevicePolicy, DeviceSide};
-pub use device_record::DeviceRecord;
+pub use connection::bond::Bond;
+pub use connection::device::{
+    AttemptStatus, Bonds, Device, DeviceLink, DevicePolicy, LinkError, LinkId, MAX_BONDS,
+    PairingWindow,
+};
+pub use connection::host::{HostConfig, HostConnection};
+pub use connection::record::MAX_RECORDS_PER_KEY;
+pub use connection::{Connection, Event, MAX_INPUT_LEN, Mode, Role, SessionInfo, State};
+pub use crypto::kdf::{KdfAlgorithm, KdfError, KdfParams};
+pub use crypto::spake2plus::{ProverSecrets, Spake2Error, VerifierSecrets};
 pub use error::{Error, InputError, ProtocolViolation, SendError};
-pub use group::InvalidPoint;
-pub use host::{HostConfig, HostConnection, HostSide};
 pub use id::{DeviceId, HostId, SessionId};
-pub use kdf::{KdfAlgorithm, KdfError, KdfParams};
-pub use record::MAX_RECORDS_PER_KEY;
-pub use setup::{PayloadError, PayloadText, SetupInfo, SetupPayload};
+pub use provisioning::{
+    CodeError, DeviceRecord, ManualCode, Password, PayloadError, PayloadText, QrSecret, SetupCode,
+    SetupInfo, SetupPayload,
+};
+#[cfg(feature = "std")]
+pub use storage::{FileStorage, InjectedFault, MemoryStorage, WriteFault};
 pub use storage::{MAX_VALUE_LEN, Slot, Storage};
 pub use time::Instant;
 pub use wire::{Alert, MAX_MESSAGE_LEN};

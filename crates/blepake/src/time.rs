@@ -6,6 +6,7 @@ use core::time::Duration;
 /// A point in time, in milliseconds since an epoch the caller chooses (boot,
 /// say). Only differences matter; the core never reads a clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Instant(u64);
 
 impl Instant {

@@ -347,13 +347,18 @@ const HAP_RETURN_RESPONSE_LEN: usize = 3;
 /// HAP-BLE (HAP R2 §7.3.5.5): three round trips, each a HAP-Characteristic-
 /// Write-Request carrying M1, M3 or M5 (as HAP-Param-Value, with
 /// HAP-Param-Return-Response) in GATT Write Requests, then the response
-/// carrying M2, M4 or M6 fetched with GATT reads. PDUs longer than MTU − 3
-/// are fragmented (§7.3.3.5); each fragment is one write or one read, sized
-/// to MTU − 3 both ways.
+/// carrying M2, M4 or M6 fetched with GATT reads. Request PDUs longer than
+/// MTU − 3 are fragmented (§7.3.3.5), one write per fragment; the
+/// accessory serves a response of up to 512 bytes as one long value, read
+/// with Read and Read Blob requests (as the HomeKit ADK does), and longer
+/// ones in fragments of 512.
 pub fn hap_pair_setup(att_mtu: u16) -> Flow {
-    let fragment = max_att_value(att_mtu);
     let mut flow = Flow::new("HomeKit pair setup (HAP-BLE)");
     for (from, name, len) in hap_pair_setup_messages() {
+        let fragment = match from {
+            Role::Central => max_att_value(att_mtu),
+            Role::Peripheral => crate::MAX_ATTRIBUTE_LEN,
+        };
         let (pdu, op) = match from {
             Role::Central => (
                 HAP_REQUEST_HEADER_LEN

@@ -3,15 +3,15 @@
 #![no_main]
 
 use blepake::wire::{
-    decode_confirm, Alert, Control, FrameHeader, PairRequest, PairResponse, ResumeRequest,
-    ResumeResponse,
+    decode_confirm, Alert, Control, Deframer, FrameHeader, PairRequest, PairResponse,
+    ResumeRequest, ResumeResponse,
 };
-use blepake::{Bond, DeviceRecord, SetupCode, SetupInfo, SetupPayload};
+use blepake::{Bond, DeviceRecord, SetupCode, SetupInfo, SetupPayload, Slot};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else { return };
-    match selector % 12 {
+    match selector % 14 {
         0 => {
             if let [a, b, ..] = *bytes {
                 if let Ok(header) = FrameHeader::decode([a, b]) {
@@ -76,6 +76,32 @@ fuzz_target!(|data: &[u8]| {
         10 => {
             if let Ok(bond) = Bond::from_bytes(bytes) {
                 assert_eq!(&bond.to_bytes()[..], bytes);
+            }
+        }
+        11 => {
+            // A stream cut at the positions the first bytes give.
+            let mut deframer = Deframer::new();
+            let (cuts, mut stream) = bytes.split_at(bytes.len().min(4));
+            for &cut in cuts.iter().chain(std::iter::repeat(&255)).take(64) {
+                let (mut piece, rest) = stream.split_at(usize::from(cut).min(stream.len()));
+                stream = rest;
+                loop {
+                    match deframer.read(&mut piece) {
+                        Ok(Some(frame)) => assert!(frame.body().len() == frame.header().body_len),
+                        Ok(None) => break,
+                        Err(_) => return,
+                    }
+                }
+                if stream.is_empty() {
+                    break;
+                }
+            }
+        }
+        12 => {
+            if let [a, b, ..] = *bytes {
+                if let Some(slot) = Slot::from_key(u16::from_le_bytes([a, b])) {
+                    assert_eq!(slot.key(), u16::from_le_bytes([a, b]));
+                }
             }
         }
         _ => {

@@ -1,23 +1,26 @@
-//! A small world for the state-machine fuzz targets: a device with
-//! in-memory storage, a host, and a script interpreter that lets the
-//! fuzzer mix arbitrary bytes with genuine messages and time.
+//! A small world for the state-machine fuzz targets: a device and a host,
+//! each run by the core's pump over in-memory transports, and a script
+//! interpreter that lets the fuzzer play one side with arbitrary bytes,
+//! genuine messages from the other, time and disconnects.
 
-use blepake::spake2plus::ProverSecrets;
+use blepake::pump::{self, Input, MemoryTransport, Output};
 use blepake::{
-    Bond, Device, DeviceConnection, DeviceId, DevicePolicy, DeviceRecord, Event, HostConfig,
-    HostConnection, Instant, KdfParams, SetupInfo, MAX_MESSAGE_LEN,
+    Bond, Connection, Device, DeviceId, DevicePolicy, DeviceRecord, Event, HostConfig, HostConnection,
+    Instant, KdfParams, LinkId, MemoryStorage, ProverSecrets, SetupInfo,
 };
-use blepake_sim::storage::MemoryStorage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 pub type FuzzDevice = Device<MemoryStorage, ChaCha20Rng>;
 
-pub fn secrets() -> ProverSecrets {
+/// Values as an ATT MTU of 23 carries them.
+const VALUE_LEN: usize = 20;
+
+fn secrets() -> ProverSecrets {
     ProverSecrets::from_pbkdf_output(&[1; 80]).unwrap()
 }
 
-pub fn setup_info() -> SetupInfo {
+fn setup_info() -> SetupInfo {
     SetupInfo { device_id: DeviceId([7; 8]), kdf: KdfParams::recommended([2; 16]) }
 }
 
@@ -32,60 +35,19 @@ fn record() -> DeviceRecord {
         .clone()
 }
 
-pub fn device() -> FuzzDevice {
-    let record = record();
-    let policy = DevicePolicy { records_per_key: 3, ..DevicePolicy::default() };
-    Device::new(record, policy, MemoryStorage::default(), ChaCha20Rng::seed_from_u64(1), Instant::from_millis(0))
-}
-
-pub fn host_config() -> HostConfig {
+fn host_config() -> HostConfig {
     HostConfig { records_per_key: 3, ..HostConfig::default() }
 }
 
-pub fn pairing_host() -> HostConnection {
-    HostConnection::pair(&setup_info(), &secrets(), host_config(), &mut ChaCha20Rng::seed_from_u64(2), Instant::from_millis(0))
-}
-
-/// Drains everything a host has queued, in values of `value_len` bytes.
-pub fn host_values(host: &mut HostConnection, value_len: usize) -> Vec<Vec<u8>> {
-    let mut value = vec![0; value_len];
-    std::iter::from_fn(|| host.poll_transmit(&mut value).map(|n| value[..n].to_vec())).collect()
-}
-
-pub fn device_values(conn: &mut DeviceConnection, value_len: usize) -> Vec<Vec<u8>> {
-    let mut value = vec![0; value_len];
-    std::iter::from_fn(|| conn.poll_transmit(&mut value).map(|n| value[..n].to_vec())).collect()
-}
-
-/// Runs a genuine pairing between `host` and a connection of `device`.
-pub fn pair(device: &mut FuzzDevice, host: &mut HostConnection) -> DeviceConnection {
-    let mut conn = device.accept();
-    for _ in 0..2 {
-        for value in host_values(host, 244) {
-            conn.handle_input(device, &value, Instant::from_millis(0)).unwrap();
-        }
-        for value in device_values(&mut conn, 244) {
-            host.handle_input(&value, Instant::from_millis(0)).unwrap();
-        }
-    }
-    assert!(conn.is_open() && host.is_open());
-    conn
-}
-
-pub fn bond_of(host: &mut HostConnection) -> Bond {
-    std::iter::from_fn(|| host.poll_event())
-        .find_map(|e| match e {
-            Event::Bonded(bond) => Some(bond),
-            _ => None,
-        })
-        .unwrap()
+fn pairing_host() -> HostConnection {
+    HostConnection::pair(&setup_info(), &secrets(), None, host_config(), &mut ChaCha20Rng::seed_from_u64(2), Instant::from_millis(0))
 }
 
 /// One step of a fuzz script.
 pub enum Step<'a> {
-    /// Raw bytes on the link.
+    /// Raw bytes on the link, to the fuzzed side.
     Bytes(&'a [u8]),
-    /// The genuine peer sends this message as a record.
+    /// The genuine other side sends this message as a record.
     Message(&'a [u8]),
     /// Time passes (seconds) and timeouts are handled.
     Wait(u8),
@@ -116,34 +78,168 @@ pub fn script(mut data: &[u8]) -> Vec<Step<'_>> {
 }
 
 /// Checks what a connection delivered: only what the genuine peer sent,
-/// in order (a prefix of it), and nothing after a failure.
-pub struct Delivery {
-    pub expected: Vec<Vec<u8>>,
-    pub received: Vec<Vec<u8>>,
-    pub ended: bool,
+/// in order (a prefix of it), and nothing after the connection ended.
+#[derive(Default)]
+struct Delivery {
+    expected: Vec<Vec<u8>>,
+    received: Vec<Vec<u8>>,
+    ended: bool,
 }
 
 impl Delivery {
-    pub fn new() -> Self {
-        Self { expected: Vec::new(), received: Vec::new(), ended: false }
-    }
-
-    pub fn take(&mut self, events: impl Iterator<Item = Event>, messages: impl Iterator<Item = Vec<u8>>) {
-        for message in messages {
-            assert!(!self.ended, "a message after the connection ended");
-            self.received.push(message);
-        }
-        for event in events {
-            if matches!(event, Event::Failed(_) | Event::Closed { .. }) {
-                self.ended = true;
+    fn take(&mut self, output: Output<'_>) {
+        match output {
+            Output::Message(message) => {
+                assert!(!self.ended, "a message after the connection ended");
+                self.received.push(message.to_vec());
+                assert!(self.received.len() <= self.expected.len(), "more messages than were sent");
+                assert_eq!(self.received[..], self.expected[..self.received.len()], "a message that was not sent");
             }
+            Output::Event(Event::Failed { .. } | Event::Closed { .. }) => self.ended = true,
+            Output::Event(_) => {}
         }
-        assert!(self.received.len() <= self.expected.len(), "more messages than were sent");
-        assert_eq!(self.received[..], self.expected[..self.received.len()], "a message that was not sent");
     }
 }
 
-pub fn recv_all<'a>(mut recv: impl FnMut(&mut [u8; MAX_MESSAGE_LEN]) -> Option<Vec<u8>> + 'a) -> Vec<Vec<u8>> {
-    let mut buf = [0; MAX_MESSAGE_LEN];
-    std::iter::from_fn(move || recv(&mut buf)).collect()
+/// Which side the fuzzer plays against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fuzzed {
+    Host,
+    Device,
+}
+
+/// A host and a device link, each with its transport and what it delivered.
+pub struct World {
+    device: FuzzDevice,
+    link: LinkId,
+    host: HostConnection,
+    to_device: MemoryTransport,
+    to_host: MemoryTransport,
+    host_got: Delivery,
+    device_got: Delivery,
+    bond: Option<Bond>,
+    now: Instant,
+}
+
+impl World {
+    /// A world at one of four starting points: a fresh link; the genuine
+    /// pairing request delivered; a genuine resume request delivered (after
+    /// a pairing that made the bond); an open session.
+    pub fn new(start: u8) -> Self {
+        let now = Instant::from_millis(0);
+        let policy = DevicePolicy { records_per_key: 3, ..DevicePolicy::default() };
+        let device = Device::new(record(), policy, MemoryStorage::default(), ChaCha20Rng::seed_from_u64(1), now);
+        let mut world = Self::joining(device, pairing_host(), now);
+        match start % 4 {
+            0 => {}
+            1 => {
+                world.host_flight();
+            }
+            2 => {
+                world.run();
+                let bond = world.bond.take().expect("the pairing made a bond");
+                let host = HostConnection::resume(&bond, host_config(), &mut ChaCha20Rng::seed_from_u64(3), now);
+                world = Self::joining(world.device, host, now);
+                world.host_flight();
+            }
+            _ => world.run(),
+        }
+        world
+    }
+
+    fn joining(mut device: FuzzDevice, host: HostConnection, now: Instant) -> Self {
+        for old in device.links().collect::<Vec<_>>() {
+            device.remove(old);
+        }
+        let link = device.accept(now).expect("a free link slot");
+        Self {
+            device,
+            link,
+            host,
+            to_device: MemoryTransport::new(VALUE_LEN, now),
+            to_host: MemoryTransport::new(VALUE_LEN, now),
+            host_got: Delivery::default(),
+            device_got: Delivery::default(),
+            bond: None,
+            now,
+        }
+    }
+
+    fn pump_host(&mut self, input: Input<'_>) {
+        let (got, bond) = (&mut self.host_got, &mut self.bond);
+        let _ = pump::step(&mut self.host, &mut self.to_device, input, |_, output| {
+            if let Output::Event(Event::Bonded(new_bond)) = &output {
+                *bond = Some(new_bond.clone());
+            }
+            got.take(output);
+        });
+    }
+
+    fn pump_device(&mut self, input: Input<'_>) {
+        self.to_host.can_send = self.to_device.subscribed;
+        let got = &mut self.device_got;
+        if let Some(mut link) = self.device.link(self.link) {
+            let _ = pump::step(&mut link, &mut self.to_host, input, |_, output| got.take(output));
+        }
+    }
+
+    /// The host sends what it has; the device takes it.
+    fn host_flight(&mut self) -> bool {
+        self.pump_host(Input::Ready);
+        let values: Vec<Vec<u8>> = self.to_device.values.drain(..).collect();
+        for value in &values {
+            self.pump_device(Input::Received(value));
+        }
+        !values.is_empty()
+    }
+
+    /// The device sends what it has; the host takes it.
+    fn device_flight(&mut self) -> bool {
+        self.pump_device(Input::Ready);
+        let values: Vec<Vec<u8>> = self.to_host.values.drain(..).collect();
+        for value in &values {
+            self.pump_host(Input::Received(value));
+        }
+        !values.is_empty()
+    }
+
+    fn run(&mut self) {
+        while self.host_flight() | self.device_flight() {}
+    }
+
+    /// One step of the script against the `fuzzed` side, the other side
+    /// playing genuinely. Asserts that neither side delivers a message its
+    /// peer did not send.
+    pub fn play(&mut self, fuzzed: Fuzzed, step: Step<'_>) {
+        match (step, fuzzed) {
+            (Step::Bytes(bytes), Fuzzed::Device) => self.pump_device(Input::Received(bytes)),
+            (Step::Bytes(bytes), Fuzzed::Host) => self.pump_host(Input::Received(bytes)),
+            (Step::Message(message), Fuzzed::Device) => {
+                self.device_flight();
+                if self.host.send(message).is_ok() {
+                    self.device_got.expected.push(message.to_vec());
+                }
+                self.host_flight();
+            }
+            (Step::Message(message), Fuzzed::Host) => {
+                self.host_flight();
+                let sent = self.device.link(self.link).is_some_and(|mut link| link.send(message).is_ok());
+                if sent {
+                    self.host_got.expected.push(message.to_vec());
+                }
+                self.device_flight();
+            }
+            (Step::Wait(seconds), fuzzed) => {
+                self.now = self.now + std::time::Duration::from_secs(u64::from(seconds));
+                self.to_device.now = self.now;
+                self.to_host.now = self.now;
+                match fuzzed {
+                    Fuzzed::Device => self.pump_device(Input::Timer),
+                    Fuzzed::Host => self.pump_host(Input::Timer),
+                }
+            }
+            (Step::Disconnect, Fuzzed::Device) => self.pump_device(Input::Disconnected),
+            (Step::Disconnect, Fuzzed::Host) => self.pump_host(Input::Disconnected),
+        }
+    }
 }

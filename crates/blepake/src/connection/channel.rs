@@ -10,17 +10,17 @@
 
 use zeroize::Zeroize;
 
-use crate::bond::Bond;
+use super::record::{Direction, MAX_RECORDS_PER_KEY, TrafficKeys};
+use super::{Event, Role, SessionInfo};
 use crate::error::{Error, InputError, ProtocolViolation, SendError};
-use crate::id::{DeviceId, HostId};
-use crate::record::{Direction, MAX_RECORDS_PER_KEY, TrafficKeys};
+use crate::time::Instant;
 use crate::wire::{
-    Alert, Control, DecodeError, FRAME_HEADER_LEN, FrameHeader, FrameType, MAX_BODY_LEN,
+    Alert, Control, Deframer, FRAME_HEADER_LEN, Frame, FrameHeader, FrameType, MAX_BODY_LEN,
     MAX_MESSAGE_LEN, TAG_LEN,
 };
 
-/// The most bytes [`handle_input`](crate::HostConnection::handle_input)
-/// takes at once: one ATT value at the largest MTU (517 - 3).
+/// The most bytes `handle_input` takes at once: one ATT value at the
+/// largest MTU (517 - 3).
 pub const MAX_INPUT_LEN: usize = 514;
 const TX_CAPACITY: usize = 1536;
 const INBOX_CAPACITY: usize = 1536;
@@ -29,48 +29,6 @@ const INBOX_CAPACITY: usize = 1536;
 /// most one inbox byte per input byte.
 const INBOX_ROOM_PER_INPUT: usize = MAX_MESSAGE_LEN + 2 + MAX_INPUT_LEN;
 const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + MAX_BODY_LEN;
-
-/// How a session came about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// A fresh pairing from the setup code.
-    Paired,
-    /// A reconnect with a bond.
-    Resumed,
-}
-
-/// What an open session is between.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// The device.
-    pub device_id: DeviceId,
-    /// The host.
-    pub host_id: HostId,
-    /// Pairing or reconnect.
-    pub mode: Mode,
-}
-
-/// Something the application should know, from
-/// [`poll_event`](crate::HostConnection::poll_event).
-#[derive(Debug)]
-pub enum Event {
-    /// The peer is authenticated and the session open: `send` works. A host
-    /// gets this as soon as the device has proved itself, and may send at
-    /// once; its first records travel with its confirmation.
-    Connected(SessionInfo),
-    /// A pairing made a bond. A host should keep it (it is secret) to
-    /// reconnect without the code; a device has stored it already.
-    Bonded(Bond),
-    /// The session ended with an authenticated close.
-    Closed {
-        /// Whether the peer closed it (else this side did).
-        by_peer: bool,
-        /// The application's reason.
-        reason: u8,
-    },
-    /// The handshake or session failed; the connection is closed.
-    Failed(Error),
-}
 
 /// A fixed ring of bytes.
 struct ByteQueue<const N: usize> {
@@ -104,11 +62,19 @@ impl<const N: usize> ByteQueue<N> {
         true
     }
 
+    /// Drops every byte.
+    fn clear(&mut self) {
+        self.buf.zeroize();
+        self.head = 0;
+        self.len = 0;
+    }
+
     /// Moves up to `out.len()` bytes out; returns how many.
     fn pop(&mut self, out: &mut [u8]) -> usize {
         let count = out.len().min(self.len);
         for (i, byte) in out[..count].iter_mut().enumerate() {
-            *byte = self.buf[(self.head + i) % N];
+            // Taken bytes are wiped: the inbox holds plaintext.
+            *byte = core::mem::take(&mut self.buf[(self.head + i) % N]);
         }
         self.head = (self.head + count) % N;
         self.len -= count;
@@ -118,75 +84,7 @@ impl<const N: usize> ByteQueue<N> {
 
 impl<const N: usize> Drop for ByteQueue<N> {
     fn drop(&mut self) {
-        // The inbox holds plaintext.
         self.buf.zeroize();
-    }
-}
-
-/// A complete frame, copied out of the reassembly buffer. A record's
-/// plaintext is decrypted into the copy, so it is zeroized on drop.
-pub(crate) struct Frame {
-    pub(crate) header: FrameHeader,
-    body: [u8; MAX_BODY_LEN],
-}
-
-impl Drop for Frame {
-    fn drop(&mut self) {
-        self.body.zeroize();
-    }
-}
-
-impl Frame {
-    pub(crate) fn body(&self) -> &[u8] {
-        &self.body[..self.header.body_len]
-    }
-}
-
-/// Reassembles frames from a byte stream, holding at most one frame.
-struct FrameReader {
-    header: [u8; FRAME_HEADER_LEN],
-    header_filled: usize,
-    body: [u8; MAX_BODY_LEN],
-    body_filled: usize,
-}
-
-impl FrameReader {
-    fn new() -> Self {
-        Self {
-            header: [0; FRAME_HEADER_LEN],
-            header_filled: 0,
-            body: [0; MAX_BODY_LEN],
-            body_filled: 0,
-        }
-    }
-
-    /// Consumes bytes from `input` until a frame completes or the input
-    /// ends. A header with an unknown type or a length its type forbids is
-    /// rejected before any of its body is buffered.
-    fn read(&mut self, input: &mut &[u8]) -> Result<Option<Frame>, DecodeError> {
-        while self.header_filled < FRAME_HEADER_LEN {
-            let Some((&byte, rest)) = input.split_first() else {
-                return Ok(None);
-            };
-            self.header[self.header_filled] = byte;
-            self.header_filled += 1;
-            *input = rest;
-        }
-        let header = FrameHeader::decode(self.header)?;
-        let take = (header.body_len - self.body_filled).min(input.len());
-        self.body[self.body_filled..self.body_filled + take].copy_from_slice(&input[..take]);
-        self.body_filled += take;
-        *input = &input[take..];
-        if self.body_filled < header.body_len {
-            return Ok(None);
-        }
-        let frame = Frame {
-            header,
-            body: self.body,
-        };
-        self.header_filled = 0;
-        self.body_filled = 0;
-        Ok(Some(frame))
     }
 }
 
@@ -219,26 +117,26 @@ struct Session {
     records_per_key: u64,
 }
 
-/// Which end of the link this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Role {
-    Host,
-    Device,
-}
-
-pub(crate) struct Channel {
-    reader: FrameReader,
+/// What host and device connections share: the streams, the queues, the
+/// record layer and the handshake deadline. (Public only inside a private
+/// module, so that the sealed [`Connection`](super::Connection) trait can
+/// name it.)
+pub struct Channel {
+    deframer: Deframer,
     tx: ByteQueue<TX_CAPACITY>,
     inbox: ByteQueue<INBOX_CAPACITY>,
     events: EventQueue,
     session: Option<Session>,
+    info: Option<SessionInfo>,
     closed: bool,
+    /// When the handshake times out; `None` once it is over.
+    deadline: Option<Instant>,
 }
 
 impl Channel {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(deadline: Instant) -> Self {
         Self {
-            reader: FrameReader::new(),
+            deframer: Deframer::new(),
             tx: ByteQueue::new(),
             inbox: ByteQueue::new(),
             events: EventQueue {
@@ -246,7 +144,9 @@ impl Channel {
                 head: 0,
             },
             session: None,
+            info: None,
             closed: false,
+            deadline: Some(deadline),
         }
     }
 
@@ -258,13 +158,46 @@ impl Channel {
         self.closed
     }
 
-    /// Feeds received bytes through the frame reader. Records and alerts
-    /// are handled here; handshake frames go to `on_handshake`. A frame
-    /// that breaks the protocol fails the connection; after that, input is
-    /// ignored.
+    /// What the session is between, once it has opened (and after it ends).
+    pub(crate) fn info(&self) -> Option<SessionInfo> {
+        self.info
+    }
+
+    /// When `handle_timeout` wants calling next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline.filter(|_| !self.closed)
+    }
+
+    /// Restarts the handshake deadline.
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    /// Fails the handshake with Timeout if its deadline has passed at
+    /// `now`; returns whether it did.
+    pub(crate) fn check_deadline(&mut self, now: Instant) -> bool {
+        let expired = self.poll_timeout().is_some_and(|deadline| now >= deadline);
+        if expired {
+            self.fail(Error::Timeout, Some(Alert::Timeout));
+        }
+        expired
+    }
+
+    /// The link dropped: nothing queued can go out any more, and a session
+    /// not ended by an authenticated close fails with `LinkLost`.
+    pub(crate) fn disconnect(&mut self) {
+        self.fail(Error::LinkLost, None);
+        self.tx.clear();
+    }
+
+    /// Feeds received bytes through the deframer, after enforcing the
+    /// handshake deadline. Records and alerts are handled here; handshake
+    /// frames go to `on_handshake`. A frame that breaks the protocol fails
+    /// the connection; after that, input is ignored.
     pub(crate) fn handle_input(
         &mut self,
         data: &[u8],
+        now: Instant,
         mut on_handshake: impl FnMut(&mut Self, &Frame),
     ) -> Result<(), InputError> {
         if data.len() > MAX_INPUT_LEN {
@@ -273,9 +206,12 @@ impl Channel {
         if self.inbox.free() < INBOX_ROOM_PER_INPUT {
             return Err(InputError::InboxFull);
         }
+        if self.check_deadline(now) {
+            return Ok(());
+        }
         let mut input = data;
         while !self.closed {
-            let frame = match self.reader.read(&mut input) {
+            let frame = match self.deframer.read(&mut input) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {
@@ -283,9 +219,10 @@ impl Channel {
                     break;
                 }
             };
-            match frame.header.frame_type {
+            match frame.header().frame_type {
+                // Never answer an alert, even a malformed one.
                 FrameType::Alert => match Alert::decode(frame.body()) {
-                    Ok(alert) => self.fail(Error::Rejected(alert), None),
+                    Ok(alert) => self.fail_by_peer(Error::from(alert)),
                     Err(e) => self.fail(e.into(), None),
                 },
                 FrameType::ApplicationData | FrameType::Control => self.on_record(frame),
@@ -308,12 +245,12 @@ impl Channel {
                 Some(Alert::ProtocolError),
             );
         }
-        let body = &mut frame.body[..frame.header.body_len];
-        let Ok(len) = session.recv.open(&frame.header, body) else {
+        let header = frame.header();
+        let Ok(len) = session.recv.open(&header, frame.body_mut()) else {
             return self.fail(Error::BadRecord, Some(Alert::ProtocolError));
         };
-        let plaintext = &frame.body[..len];
-        if frame.header.frame_type == FrameType::ApplicationData {
+        let plaintext = &frame.body()[..len];
+        if header.frame_type == FrameType::ApplicationData {
             // handle_input checked the inbox has room for everything one
             // input can complete.
             let pushed = self.inbox.push(&(len as u16).to_le_bytes()) && self.inbox.push(plaintext);
@@ -323,7 +260,7 @@ impl Channel {
         match Control::decode(plaintext) {
             Ok(Control::KeyUpdate) => session.recv.update(),
             Ok(Control::Close { reason }) => {
-                self.closed = true;
+                self.end();
                 self.events.push(Event::Closed {
                     by_peer: true,
                     reason,
@@ -346,7 +283,8 @@ impl Channel {
         }
     }
 
-    /// Ends the connection with `error`, telling the peer `alert` if given.
+    /// Ends the connection with `error` found here, telling the peer
+    /// `alert` if given.
     pub(crate) fn fail(&mut self, error: Error, alert: Option<Alert>) {
         if self.closed {
             return;
@@ -355,12 +293,31 @@ impl Channel {
             let (body, len) = alert.encode();
             self.queue_frame(FrameType::Alert, &body[..len]);
         }
-        self.closed = true;
-        self.session = None;
-        self.events.push(Event::Failed(error));
+        self.end();
+        self.events.push(Event::Failed {
+            error,
+            by_peer: false,
+        });
     }
 
-    /// Opens the session: records flow from here on.
+    /// Ends the connection with the failure the peer's alert reported.
+    fn fail_by_peer(&mut self, error: Error) {
+        self.end();
+        self.events.push(Event::Failed {
+            error,
+            by_peer: true,
+        });
+    }
+
+    /// Closed for good: the keys are erased and no deadline runs.
+    fn end(&mut self) {
+        self.closed = true;
+        self.session = None;
+        self.deadline = None;
+    }
+
+    /// Opens the session: records flow from here on, and the handshake's
+    /// deadline stops.
     pub(crate) fn open(
         &mut self,
         root: &[u8; 32],
@@ -377,6 +334,8 @@ impl Channel {
             recv: TrafficKeys::new(root, recv),
             records_per_key: records_per_key.clamp(2, MAX_RECORDS_PER_KEY),
         });
+        self.deadline = None;
+        self.info = Some(info);
         self.events.push(Event::Connected(info));
     }
 
@@ -448,8 +407,7 @@ impl Channel {
     pub(crate) fn close(&mut self, reason: u8) -> Result<(), SendError> {
         let (close, len) = Control::Close { reason }.encode();
         self.seal(FrameType::Control, &close[..len])?;
-        self.closed = true;
-        self.session = None;
+        self.end();
         self.events.push(Event::Closed {
             by_peer: false,
             reason,
@@ -492,41 +450,5 @@ mod tests {
         assert_eq!(queue.pop(&mut out), 8);
         assert_eq!(&out[..8], b"defghijk");
         assert_eq!(queue.pop(&mut out), 0);
-    }
-
-    #[test]
-    fn frames_reassemble_from_any_cut() {
-        let mut stream = std::vec::Vec::new();
-        for (frame_type, body) in [
-            (FrameType::PairConfirm, &[5u8; 32][..]),
-            (FrameType::Alert, &[3u8][..]),
-        ] {
-            stream.extend_from_slice(&FrameHeader::new(frame_type, body.len()).unwrap().encode());
-            stream.extend_from_slice(body);
-        }
-        for cut in 1..=stream.len() {
-            let mut reader = FrameReader::new();
-            let mut frames = std::vec::Vec::new();
-            for chunk in stream.chunks(cut) {
-                let mut input = chunk;
-                while let Some(frame) = reader.read(&mut input).unwrap() {
-                    frames.push((frame.header.frame_type, frame.body().to_vec()));
-                }
-                assert!(input.is_empty());
-            }
-            assert_eq!(frames.len(), 2, "cut {cut}");
-            assert_eq!(frames[0], (FrameType::PairConfirm, std::vec![5; 32]));
-            assert_eq!(frames[1], (FrameType::Alert, std::vec![3]));
-        }
-    }
-
-    #[test]
-    fn a_bad_header_is_rejected_before_its_body() {
-        let mut reader = FrameReader::new();
-        let mut input = &[0x1f, 0xff, 0, 0][..];
-        assert!(matches!(
-            reader.read(&mut input),
-            Err(DecodeError::BadLength { .. })
-        ));
     }
 }

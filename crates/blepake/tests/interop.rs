@@ -5,17 +5,19 @@
 //!
 //! Needs the Python virtual environment that `scripts/setup` makes.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+use blepake::pump::{self, Input, Transport};
 use blepake::{
-    Alert, Device, DeviceConnection, DeviceId, DevicePolicy, DeviceRecord, Error, Event,
-    HostConfig, HostConnection, Instant, KdfAlgorithm, KdfParams, MAX_MESSAGE_LEN, Mode, SetupCode,
+    Connection, Device, DeviceId, DevicePolicy, DeviceRecord, Error, Event, HostConfig,
+    HostConnection, Instant, KdfAlgorithm, KdfParams, MemoryStorage, Mode, Password, SetupCode,
     SetupPayload,
 };
-use blepake_sim::driver::SimDevice;
-use blepake_sim::storage::MemoryStorage;
+use common::{Seen, TestDevice};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -130,107 +132,43 @@ impl Drop for Peer {
     }
 }
 
-/// One of our connections, host or device, as the exchange loop sees it.
-trait Ours {
-    fn input(&mut self, bytes: &[u8]);
-    fn transmit(&mut self, out: &mut [u8]) -> Option<usize>;
-    fn event(&mut self) -> Option<Event>;
-    fn message(&mut self, buf: &mut [u8; MAX_MESSAGE_LEN]) -> Option<Vec<u8>>;
-    fn send(&mut self, message: &[u8]) -> bool;
-}
+/// The peer is the transport: each value we send is one `IN` line.
+impl Transport for Peer {
+    type Error = std::convert::Infallible;
 
-impl Ours for HostConnection {
-    fn input(&mut self, bytes: &[u8]) {
-        self.handle_input(bytes, NOW).unwrap();
+    fn now(&self) -> Instant {
+        NOW
     }
-    fn transmit(&mut self, out: &mut [u8]) -> Option<usize> {
-        self.poll_transmit(out)
-    }
-    fn event(&mut self) -> Option<Event> {
-        self.poll_event()
-    }
-    fn message(&mut self, buf: &mut [u8; MAX_MESSAGE_LEN]) -> Option<Vec<u8>> {
-        self.recv(buf).map(<[u8]>::to_vec)
-    }
-    fn send(&mut self, message: &[u8]) -> bool {
-        HostConnection::send(self, message).is_ok()
-    }
-}
 
-struct OurDevice<'a> {
-    device: &'a mut SimDevice,
-    conn: DeviceConnection,
-}
+    fn max_value_len(&self) -> usize {
+        VALUE_LEN
+    }
 
-impl Ours for OurDevice<'_> {
-    fn input(&mut self, bytes: &[u8]) {
-        self.conn.handle_input(self.device, bytes, NOW).unwrap();
+    fn can_send(&self) -> bool {
+        true
     }
-    fn transmit(&mut self, out: &mut [u8]) -> Option<usize> {
-        self.conn.poll_transmit(out)
+
+    fn send(&mut self, value: &[u8]) -> Result<(), Self::Error> {
+        self.command(&format!("IN {}", hex(value)));
+        Ok(())
     }
-    fn event(&mut self) -> Option<Event> {
-        self.conn.poll_event()
-    }
-    fn message(&mut self, buf: &mut [u8; MAX_MESSAGE_LEN]) -> Option<Vec<u8>> {
-        self.conn.recv(buf).map(<[u8]>::to_vec)
-    }
-    fn send(&mut self, message: &[u8]) -> bool {
-        self.conn.send(message).is_ok()
+
+    fn subscribe(&mut self) -> Result<(), Self::Error> {
+        Ok(())
     }
 }
 
-/// What our side saw.
-#[derive(Default)]
-struct Seen {
-    events: Vec<Event>,
-    messages: Vec<Vec<u8>>,
-    /// Messages to send as soon as the session is open.
-    outbox: Vec<Vec<u8>>,
-}
-
-impl Seen {
-    fn mode(&self) -> Option<Mode> {
-        self.events.iter().find_map(|e| match e {
-            Event::Connected(info) => Some(info.mode),
-            _ => None,
-        })
-    }
-
-    fn failure(&self) -> Option<Error> {
-        self.events.iter().find_map(|e| match e {
-            Event::Failed(error) => Some(*error),
-            _ => None,
-        })
-    }
-}
-
-/// Moves bytes both ways until neither side has anything to send.
-fn exchange(ours: &mut dyn Ours, seen: &mut Seen, peer: &mut Peer) {
-    let mut value = [0; VALUE_LEN];
-    let mut buf = [0; MAX_MESSAGE_LEN];
+/// Moves bytes both ways, through the pump, until neither side has
+/// anything to send.
+fn exchange<C: Connection>(ours: &mut C, seen: &mut Seen, peer: &mut Peer) {
+    pump::step(ours, peer, Input::Ready, seen.callback()).unwrap();
     loop {
-        let mut moved = false;
         let incoming = std::mem::take(&mut peer.out);
-        for chunk in incoming.chunks(VALUE_LEN) {
-            ours.input(chunk);
-            moved = true;
-        }
-        while let Some(event) = ours.event() {
-            seen.events.push(event);
-        }
-        while let Some(message) = ours.message(&mut buf) {
-            seen.messages.push(message);
-        }
-        while !seen.outbox.is_empty() && ours.send(&seen.outbox[0]) {
-            seen.outbox.remove(0);
-        }
-        while let Some(n) = ours.transmit(&mut value) {
-            peer.command(&format!("IN {}", hex(&value[..n])));
-            moved = true;
-        }
-        if !moved {
+        if incoming.is_empty() {
             return;
+        }
+        for value in incoming.chunks(VALUE_LEN) {
+            pump::step(ours, peer, Input::Received(value), seen.callback()).unwrap();
         }
     }
 }
@@ -251,7 +189,7 @@ fn code() -> SetupCode {
 
 fn record() -> DeviceRecord {
     DeviceRecord::provision(
-        &code(),
+        &Password::Code(code()),
         DeviceId([0xd1, 0xce, 1, 2, 3, 4, 5, 6]),
         cheap_kdf(),
     )
@@ -260,7 +198,10 @@ fn record() -> DeviceRecord {
 
 fn our_host(code: &SetupCode, rng_seed: u64) -> HostConnection {
     let info = record().setup_info();
-    let secrets = info.kdf.derive(code, &info.device_id).unwrap();
+    let secrets = info
+        .kdf
+        .derive(&Password::Code(code.clone()), &info.device_id)
+        .unwrap();
     let config = HostConfig {
         records_per_key: 3,
         ..HostConfig::default()
@@ -268,13 +209,14 @@ fn our_host(code: &SetupCode, rng_seed: u64) -> HostConnection {
     HostConnection::pair(
         &info,
         &secrets,
+        None,
         config,
         &mut ChaCha20Rng::seed_from_u64(rng_seed),
         NOW,
     )
 }
 
-fn our_device() -> SimDevice {
+fn our_device() -> TestDevice {
     let policy = DevicePolicy {
         records_per_key: 3,
         ..DevicePolicy::default()
@@ -300,7 +242,7 @@ fn our_host_pairs_talks_and_resumes_with_their_device() {
     let mut peer = Peer::spawn(&["device", "--record", &record_hex]);
     let mut host = our_host(&code(), 1);
     let mut seen = Seen {
-        outbox: messages("from our host", 7),
+        outbox: messages("from our host", 7).into(),
         ..Seen::default()
     };
     exchange(&mut host, &mut seen, &mut peer);
@@ -320,14 +262,7 @@ fn our_host_pairs_talks_and_resumes_with_their_device() {
     assert_eq!(seen.messages, messages("from their device", 4));
 
     // Both derived the same bond.
-    let bond = seen
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::Bonded(bond) => Some(bond.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let bond = seen.bond().unwrap();
     let [device_id, host_id, secret] = peer.bond();
     assert_eq!(
         bond.to_bytes()[1..],
@@ -349,7 +284,7 @@ fn our_host_pairs_talks_and_resumes_with_their_device() {
         NOW,
     );
     let mut seen = Seen {
-        outbox: vec![b"resumed".to_vec()],
+        outbox: vec![b"resumed".to_vec()].into(),
         ..Seen::default()
     };
     exchange(&mut host, &mut seen, &mut peer);
@@ -363,22 +298,18 @@ fn their_host_pairs_talks_and_resumes_with_our_device() {
     let mut device = our_device();
     let payload = SetupPayload {
         info: record().setup_info(),
-        code: code(),
+        password: Password::Code(code()),
     }
     .to_text();
     let mut peer = Peer::spawn(&["host", "--setup-payload", payload.as_str()]);
     // Their first message rides with their confirmation.
     peer.command(&format!("SEND {}", hex(b"0.5-RTT from their host")));
-    let conn = device.accept();
-    let mut ours = OurDevice {
-        device: &mut device,
-        conn,
-    };
+    let id = device.accept(NOW).unwrap();
     let mut seen = Seen {
-        outbox: messages("from our device", 5),
+        outbox: messages("from our device", 5).into(),
         ..Seen::default()
     };
-    exchange(&mut ours, &mut seen, &mut peer);
+    exchange(&mut device.link(id).unwrap(), &mut seen, &mut peer);
     assert_eq!(seen.mode(), Some(Mode::Paired));
     assert_eq!(seen.messages, vec![b"0.5-RTT from their host".to_vec()]);
     assert_eq!(peer.messages(), messages("from our device", 5));
@@ -386,7 +317,7 @@ fn their_host_pairs_talks_and_resumes_with_our_device() {
     peer.command("KEYUPDATE");
     peer.command(&format!("SEND {}", hex(b"after their key update")));
     peer.command("CLOSE 9");
-    exchange(&mut ours, &mut seen, &mut peer);
+    exchange(&mut device.link(id).unwrap(), &mut seen, &mut peer);
     assert_eq!(seen.messages.last().unwrap(), b"after their key update");
     assert!(seen.events.iter().any(|e| matches!(
         e,
@@ -395,20 +326,17 @@ fn their_host_pairs_talks_and_resumes_with_our_device() {
             reason: 9
         }
     )));
-    assert_eq!(ours.device.attempts().failures, 0);
+    assert_eq!(device.attempts().failures, 0);
+    device.remove(id);
 
     // Their bond (device id, host id, secret) resumes with our device.
     let bond = peer.bond().concat();
     drop(peer);
     let mut peer = Peer::spawn(&["host", "--bond", &hex(&bond)]);
     peer.command(&format!("SEND {}", hex(b"resumed")));
-    let conn = ours.device.accept();
-    let mut ours = OurDevice {
-        device: ours.device,
-        conn,
-    };
+    let id = device.accept(NOW).unwrap();
     let mut seen = Seen::default();
-    exchange(&mut ours, &mut seen, &mut peer);
+    exchange(&mut device.link(id).unwrap(), &mut seen, &mut peer);
     assert_eq!(seen.mode(), Some(Mode::Resumed));
     assert_eq!(seen.messages, vec![b"resumed".to_vec()]);
 }
@@ -420,26 +348,19 @@ fn wrong_codes_fail_on_both_sides_in_both_roles() {
     let wrong = SetupCode::new(27_182_818).unwrap();
     let payload = SetupPayload {
         info: record().setup_info(),
-        code: wrong.clone(),
+        password: Password::Code(wrong.clone()),
     }
     .to_text();
     let mut peer = Peer::spawn(&["host", "--setup-payload", payload.as_str()]);
-    let conn = device.accept();
-    let mut ours = OurDevice {
-        device: &mut device,
-        conn,
-    };
+    let id = device.accept(NOW).unwrap();
     let mut seen = Seen::default();
-    exchange(&mut ours, &mut seen, &mut peer);
+    exchange(&mut device.link(id).unwrap(), &mut seen, &mut peer);
     assert!(
         peer.has_event("FAILED sent:AuthenticationFailed"),
         "{:?}",
         peer.events
     );
-    assert_eq!(
-        seen.failure(),
-        Some(Error::Rejected(Alert::AuthenticationFailed))
-    );
+    assert_eq!(seen.failure(), Some((Error::AuthenticationFailed, true)));
     assert_eq!(device.attempts().failures, 1);
 
     // Our host, a wrong code, their device.
@@ -447,7 +368,7 @@ fn wrong_codes_fail_on_both_sides_in_both_roles() {
     let mut host = our_host(&wrong, 5);
     let mut seen = Seen::default();
     exchange(&mut host, &mut seen, &mut peer);
-    assert_eq!(seen.failure(), Some(Error::AuthenticationFailed));
+    assert_eq!(seen.failure(), Some((Error::AuthenticationFailed, false)));
     assert!(
         peer.has_event("FAILED received:AuthenticationFailed"),
         "{:?}",

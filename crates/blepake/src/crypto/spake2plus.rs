@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::group::{self, InvalidPoint, UNCOMPRESSED_LEN};
+use super::group::{self, InvalidPoint, UNCOMPRESSED_LEN};
 
 /// The suite's `M`, uncompressed (RFC 9383 §4).
 const M_UNCOMPRESSED: [u8; UNCOMPRESSED_LEN] = hex65(
@@ -62,6 +62,7 @@ pub(crate) fn n() -> ProjectivePoint {
 
 /// Why a SPAKE2+ step failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Spake2Error {
     /// A share that, once unmasked, is the identity: it would leave nothing
     /// secret in the key, so the exchange is refused.
@@ -69,6 +70,17 @@ pub enum Spake2Error {
     /// PBKDF output that reduces to a zero scalar.
     ZeroSecret,
 }
+
+impl fmt::Display for Spake2Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DegenerateShare => "a share that unmasks to the identity",
+            Self::ZeroSecret => "a derived secret that is zero",
+        })
+    }
+}
+
+impl core::error::Error for Spake2Error {}
 
 impl From<InvalidPoint> for Spake2Error {
     fn from(_: InvalidPoint) -> Self {
@@ -181,21 +193,16 @@ pub struct Prover {
 }
 
 impl Prover {
-    /// Starts an exchange with the ephemeral scalar `x`.
-    pub fn new(secrets: &ProverSecrets, x: &NonZeroScalar) -> Self {
-        let x: Scalar = **x;
-        loop {
-            // x·P = -w0·M happens with probability 2^-256; the identity has
-            // no encoding, so it would be caught here rather than sent.
-            let share = ProjectivePoint::GENERATOR * x + m() * secrets.w0;
-            if let Ok(share_p) = group::non_identity(share) {
-                return Self {
-                    secrets: secrets.clone(),
-                    x,
-                    share_p,
-                };
-            }
-        }
+    /// Starts an exchange with the ephemeral scalar `x`. Refuses an `x` with
+    /// `x·P = -w0·M` (probability 2^-256): the identity has no encoding, so
+    /// the caller draws another `x`.
+    pub fn new(secrets: &ProverSecrets, x: &NonZeroScalar) -> Result<Self, Spake2Error> {
+        let share = ProjectivePoint::GENERATOR * **x + m() * secrets.w0;
+        Ok(Self {
+            share_p: group::non_identity(share)?,
+            secrets: secrets.clone(),
+            x: **x,
+        })
     }
 
     /// `shareP`.
@@ -388,7 +395,7 @@ mod tests {
 
     impl Vector {
         fn load() -> Self {
-            let text = include_str!("../tests/vectors/rfc9383-p256-sha256.txt");
+            let text = include_str!("../../tests/vectors/rfc9383-p256-sha256.txt");
             Vector(
                 text.lines()
                     .filter(|line| !line.starts_with('#'))
@@ -458,7 +465,7 @@ mod tests {
 
         let x = NonZeroScalar::new(vector.scalar("x")).unwrap();
         let y = NonZeroScalar::new(vector.scalar("y")).unwrap();
-        let prover = Prover::new(&secrets, &x);
+        let prover = Prover::new(&secrets, &x).unwrap();
         assert_eq!(*prover.share(), vector.point("shareP"));
 
         let (share_v, verifier_keys) = respond(&verifier, &ids, &y, prover.share()).unwrap();
@@ -535,7 +542,7 @@ mod tests {
         let wrong = ProverSecrets::from_pbkdf_output(&[8; 80]).unwrap();
         let x = NonZeroScalar::new(Scalar::from(11u64)).unwrap();
         let y = NonZeroScalar::new(Scalar::from(13u64)).unwrap();
-        let prover = Prover::new(&wrong, &x);
+        let prover = Prover::new(&wrong, &x).unwrap();
         let (share_v, verifier_keys) =
             respond(&right.verifier(), &ids, &y, prover.share()).unwrap();
         let prover_keys = prover.finish(&ids, &share_v).unwrap();
@@ -560,7 +567,7 @@ mod tests {
             Spake2Error::DegenerateShare
         );
         let x = NonZeroScalar::new(Scalar::from(5u64)).unwrap();
-        let prover = Prover::new(&secrets, &x);
+        let prover = Prover::new(&secrets, &x).unwrap();
         assert_eq!(
             prover.finish(&ids, &verifier.w0_n).unwrap_err(),
             Spake2Error::DegenerateShare

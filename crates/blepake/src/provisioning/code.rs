@@ -1,5 +1,5 @@
-//! Setup codes: the eight digits printed on a device, and the nine-digit
-//! manual-entry form with its check digit.
+//! What a label carries: the eight-digit setup code with its nine-digit
+//! manual-entry form (a check digit added), or a 128-bit QR secret.
 
 use core::fmt;
 use core::str::FromStr;
@@ -12,6 +12,8 @@ const CODE_SPACE: u32 = 100_000_000;
 
 /// Why a code was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CodeError {
     /// Not eight digits (or nine for the manual form).
     Format,
@@ -25,12 +27,14 @@ pub enum CodeError {
 impl fmt::Display for CodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Format => "a setup code has 8 digits (9 with the check digit)",
+            Self::Format => "a setup code has 8 digits, or 9 with the check digit as on the label",
             Self::CheckDigit => "the check digit does not match: a digit is mistyped",
             Self::Trivial => "this code is too easy to guess",
         })
     }
 }
+
+impl core::error::Error for CodeError {}
 
 /// A device's setup code. Zeroized on drop; `Debug` shows nothing.
 #[derive(Clone, PartialEq, Eq)]
@@ -102,41 +106,100 @@ impl SetupCode {
         ManualCode(all)
     }
 
-    /// Reads a manual-entry code: nine digits, spaces and dashes ignored,
-    /// the last a Damm check digit over the first eight.
+    /// Reads a manual-entry code: nine digits, spaces and hyphens ignored
+    /// wherever they are, the last a Damm check digit over the first eight.
     pub fn parse_manual(text: &str) -> Result<Self, CodeError> {
-        let mut digits = [0u8; 9];
-        let mut count = 0;
-        for c in text.bytes().filter(|c| !matches!(c, b' ' | b'-')) {
-            if !c.is_ascii_digit() || count == 9 {
-                return Err(CodeError::Format);
-            }
-            digits[count] = c - b'0';
-            count += 1;
+        match read_digits(text)? {
+            (digits, 9) => Self::from_manual_digits(&digits),
+            _ => Err(CodeError::Format),
         }
-        if count != 9 {
-            return Err(CodeError::Format);
-        }
-        if damm_interim(&digits) != 0 {
+    }
+
+    fn from_manual_digits(digits: &[u8; 9]) -> Result<Self, CodeError> {
+        if damm_interim(digits) != 0 {
             return Err(CodeError::CheckDigit);
         }
-        Self::new(
-            digits[..8]
-                .iter()
-                .fold(0, |value, &d| value * 10 + u32::from(d)),
-        )
+        Self::from_digits(&digits[..8])
     }
+
+    fn from_digits(digits: &[u8]) -> Result<Self, CodeError> {
+        Self::new(digits.iter().fold(0, |value, &d| value * 10 + u32::from(d)))
+    }
+}
+
+/// The decimal digits of `text`, spaces and hyphens ignored, and how many
+/// there are (at most 9). The caller wipes them: they are the code.
+fn read_digits(text: &str) -> Result<([u8; 9], usize), CodeError> {
+    let mut digits = [0u8; 9];
+    let mut count = 0;
+    for c in text.bytes().filter(|c| !matches!(c, b' ' | b'-')) {
+        if !c.is_ascii_digit() || count == 9 {
+            digits.zeroize();
+            return Err(CodeError::Format);
+        }
+        digits[count] = c - b'0';
+        count += 1;
+    }
+    Ok((digits, count))
 }
 
 impl FromStr for SetupCode {
     type Err = CodeError;
 
-    /// Eight digits, as the code is printed (no check digit).
+    /// The code in either printed form: its eight digits, or the nine of
+    /// the manual-entry form with the check digit (`314-159-266`). Spaces
+    /// and hyphens are ignored wherever they are.
     fn from_str(text: &str) -> Result<Self, CodeError> {
-        if text.len() != 8 || !text.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(CodeError::Format);
-        }
-        Self::new(text.parse().map_err(|_| CodeError::Format)?)
+        let (mut digits, count) = read_digits(text)?;
+        let code = match count {
+            8 => Self::from_digits(&digits[..8]),
+            9 => Self::from_manual_digits(&digits),
+            _ => Err(CodeError::Format),
+        };
+        digits.zeroize();
+        code
+    }
+}
+
+/// A 128-bit random secret that a QR code carries as the SPAKE2+ password
+/// instead of a setup code. A stolen device record gives nothing to guess
+/// against it. Zeroized on drop; `Debug` shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QrSecret([u8; 16]);
+
+impl QrSecret {
+    /// Its length in bytes.
+    pub const LEN: usize = 16;
+
+    /// A fresh random secret.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        let mut bytes = [0; Self::LEN];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    /// A secret from its bytes.
+    pub fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The secret's bytes.
+    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
+        &self.0
+    }
+}
+
+impl Drop for QrSecret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for QrSecret {}
+
+impl fmt::Debug for QrSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("QrSecret(..)")
     }
 }
 
@@ -249,8 +312,13 @@ mod tests {
         // The example of PROTOCOL.md §4.2, worked by hand from the table.
         assert_eq!(manual, "314-159-266");
         assert_eq!(SetupCode::parse_manual(&manual), Ok(code.clone()));
-        assert_eq!(SetupCode::parse_manual(&manual.replace('-', " ")), Ok(code));
+        assert_eq!(
+            SetupCode::parse_manual(&manual.replace('-', " ")),
+            Ok(code.clone())
+        );
         assert_eq!(SetupCode::parse_manual("31415926"), Err(CodeError::Format));
+        // Any grouping of the nine digits.
+        assert_eq!(SetupCode::parse_manual(" 3-14159 266 "), Ok(code.clone()));
         assert_eq!(
             SetupCode::parse_manual("3141592601"),
             Err(CodeError::Format)
@@ -306,5 +374,13 @@ mod tests {
         assert_eq!("3141592".parse::<SetupCode>(), Err(CodeError::Format));
         assert_eq!("3141592a".parse::<SetupCode>(), Err(CodeError::Format));
         assert_eq!("+1415926".parse::<SetupCode>(), Err(CodeError::Format));
+        // The label's nine-digit form parses too, its check digit checked.
+        assert_eq!("314-159-266".parse::<SetupCode>(), Ok(code.clone()));
+        assert_eq!("3141-5926".parse::<SetupCode>(), Ok(code));
+        assert_eq!(
+            "314-159-265".parse::<SetupCode>(),
+            Err(CodeError::CheckDigit)
+        );
+        assert_eq!("3141592600".parse::<SetupCode>(), Err(CodeError::Format));
     }
 }

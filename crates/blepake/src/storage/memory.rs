@@ -1,16 +1,21 @@
-//! Device storage in memory, with faults a test can inject: a write that
-//! fails, or one torn by a power cut after its first bytes.
+//! Device storage in memory, with the faults a test can inject: a write
+//! that fails, or one torn by a power cut as erase-then-program storage
+//! tears.
 
 use std::collections::HashMap;
+use std::vec::Vec;
 
-use blepake::{Slot, Storage};
+use super::{Slot, Storage};
 
 /// What a chosen write does instead of succeeding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteFault {
     /// The write fails and the slot keeps its old value.
     Fail,
-    /// The write fails after storing only the first `n` bytes.
+    /// The write fails after erasing the slot and storing only the first
+    /// `n` bytes of the new value (`Tear(0)` leaves the slot empty): what a
+    /// power cut does to erase-then-program flash or to a store that
+    /// deletes a file and creates it again.
     Tear(usize),
 }
 
@@ -27,6 +32,14 @@ pub struct MemoryStorage {
 #[derive(Debug, PartialEq, Eq)]
 pub struct InjectedFault;
 
+impl core::fmt::Display for InjectedFault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("injected storage fault")
+    }
+}
+
+impl std::error::Error for InjectedFault {}
+
 impl MemoryStorage {
     /// Storage whose write number `index` (from 0) suffers `fault`.
     pub fn faulting(index: usize, fault: WriteFault) -> Self {
@@ -34,6 +47,13 @@ impl MemoryStorage {
             fault: Some((index, fault)),
             ..Self::default()
         }
+    }
+
+    /// The same contents, with write number `index` from now on (counting
+    /// from 0) suffering `fault`.
+    pub fn with_fault(mut self, index: usize, fault: WriteFault) -> Self {
+        self.fault = Some((self.writes + index, fault));
+        self
     }
 
     /// Writes attempted so far, faulted ones included.
@@ -70,8 +90,11 @@ impl Storage for MemoryStorage {
         match self.fault {
             Some((at, fault)) if at == index => {
                 if let WriteFault::Tear(kept) = fault {
-                    self.slots
-                        .insert(slot, value[..kept.min(value.len())].to_vec());
+                    self.slots.remove(&slot);
+                    if kept > 0 {
+                        self.slots
+                            .insert(slot, value[..kept.min(value.len())].to_vec());
+                    }
                 }
                 Err(InjectedFault)
             }

@@ -3,11 +3,11 @@
 
 use p256::elliptic_curve::Field;
 
-use crate::group::{self, SCALAR_LEN};
+use super::{Password, SetupInfo};
+use crate::crypto::group::{self, SCALAR_LEN};
+use crate::crypto::kdf::{KdfError, KdfParams};
+use crate::crypto::spake2plus::VerifierSecrets;
 use crate::id::DeviceId;
-use crate::kdf::KdfParams;
-use crate::setup::SetupInfo;
-use crate::spake2plus::VerifierSecrets;
 use crate::wire::{DecodeError, POINT_LEN, Reader, Writer};
 
 /// A device's identity, key-derivation parameters and SPAKE2+ verifier.
@@ -35,14 +35,14 @@ impl DeviceRecord {
         }
     }
 
-    /// Provisioning: derives the verifier from a code (slow, memory-hard).
-    #[cfg(feature = "kdf")]
+    /// Provisioning: derives the verifier from the password (for a setup
+    /// code, slow and memory-hard).
     pub fn provision(
-        code: &crate::SetupCode,
+        password: &Password,
         device_id: DeviceId,
         kdf: KdfParams,
-    ) -> Result<Self, crate::kdf::KdfError> {
-        let secrets = kdf.derive(code, &device_id)?;
+    ) -> Result<Self, KdfError> {
+        let secrets = kdf.derive(password, &device_id)?;
         Ok(Self::new(device_id, kdf, secrets.verifier()))
     }
 
@@ -70,7 +70,8 @@ impl DeviceRecord {
         out
     }
 
-    /// Reads a record, validating the scalar and every point.
+    /// Reads a record, validating the parameters, the scalar and every
+    /// point.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         if r.u8()? != Self::FORMAT {
@@ -105,7 +106,7 @@ impl DeviceRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spake2plus::ProverSecrets;
+    use crate::crypto::spake2plus::ProverSecrets;
 
     #[test]
     fn records_round_trip_and_reject_bad_points() {

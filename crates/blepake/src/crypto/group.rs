@@ -1,7 +1,6 @@
 //! P-256 points and scalars as the protocol encodes them.
 
 use p256::elliptic_curve::PrimeField;
-use p256::elliptic_curve::group::Group;
 use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use p256::{AffinePoint, EncodedPoint, FieldBytes, ProjectivePoint, Scalar, U256};
@@ -16,7 +15,7 @@ pub(crate) const SCALAR_LEN: usize = 32;
 
 /// A received point that is not on the curve (or is the identity).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidPoint;
+pub(crate) struct InvalidPoint;
 
 /// Decodes a compressed point. Decompression finds `y` from `x` only for a
 /// point on the curve, so every point that decodes is valid; the identity
@@ -54,12 +53,16 @@ pub(crate) fn encode_uncompressed(point: &AffinePoint) -> [u8; UNCOMPRESSED_LEN]
     out
 }
 
-/// The affine form of a point that must not be the identity.
+/// The affine form of a point that must not be the identity. One
+/// inversion: the conversion maps the identity to the affine identity,
+/// whose flag is cheap to test (asking the projective point would invert
+/// twice more).
 pub(crate) fn non_identity(point: ProjectivePoint) -> Result<AffinePoint, InvalidPoint> {
-    if bool::from(point.is_identity()) {
+    let affine = point.to_affine();
+    if bool::from(affine.is_identity()) {
         Err(InvalidPoint)
     } else {
-        Ok(point.to_affine())
+        Ok(affine)
     }
 }
 
@@ -132,6 +135,13 @@ mod tests {
         let mut too_big = [0xff; POINT_LEN];
         too_big[0] = 0x03;
         assert_eq!(decode_compressed(&too_big), Err(InvalidPoint));
+    }
+
+    #[test]
+    fn the_identity_is_refused_and_other_points_kept() {
+        let g = ProjectivePoint::GENERATOR;
+        assert_eq!(non_identity(g - g), Err(InvalidPoint));
+        assert_eq!(non_identity(g + g), Ok((g + g).to_affine()));
     }
 
     #[test]

@@ -1,20 +1,21 @@
 //! CPU cost of a handshake on each side, without and with the key
 //! derivation, and what the derivation costs a brute-force attacker.
 //!
-//! `cargo bench -p blepake-sim --bench cpu`
+//! `cargo bench -p blepake --bench cpu`
 //!
 //! Prints medians of wall-clock time on this machine; the device figures
-//! are for this CPU, not a Cortex-M4.
+//! are for this CPU, not a Cortex-M4. Each side's time is what its pump
+//! steps took, queueing and record layer included.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant as Clock};
 
-use blepake::spake2plus::ProverSecrets;
+use blepake::pump::{self, Input, MemoryTransport, Output};
 use blepake::{
-    Device, DeviceId, DevicePolicy, DeviceRecord, Event, HostConfig, HostConnection, Instant,
-    KdfParams, SetupCode, SetupInfo,
+    Bond, Connection, Device, DeviceId, DevicePolicy, DeviceRecord, Event, HostConfig,
+    HostConnection, Instant, KdfParams, MemoryStorage, Password, ProverSecrets, QrSecret,
+    SetupCode,
 };
-use blepake_sim::storage::MemoryStorage;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -35,14 +36,6 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
     )
 }
 
-/// Moves everything `from` has queued into `to`.
-fn relay(from: &mut impl FnMut(&mut [u8]) -> Option<usize>, mut to: impl FnMut(&[u8])) {
-    let mut value = [0; 514];
-    while let Some(n) = from(&mut value) {
-        to(&value[..n]);
-    }
-}
-
 struct Timings {
     host: Duration,
     device: Duration,
@@ -50,36 +43,60 @@ struct Timings {
 
 type TestDevice = Device<MemoryStorage, ChaCha20Rng>;
 
-/// Runs a handshake to completion, timing each side's calls separately.
+/// Times one pump step.
+fn timed(total: &mut Duration, step: impl FnOnce()) {
+    let start = Clock::now();
+    step();
+    *total += start.elapsed();
+}
+
+/// Runs a handshake to completion through both pumps, timing each side's
+/// steps separately. Returns the timings and the host's bond, if any.
 fn handshake(
     mut host: HostConnection,
     host_start: Duration,
     device: &mut TestDevice,
-) -> (Timings, HostConnection) {
+) -> (Timings, Option<Bond>) {
     let now = Instant::from_millis(0);
     let mut timings = Timings {
         host: host_start,
         device: Duration::ZERO,
     };
-    let mut conn = device.accept();
-    for _ in 0..2 {
-        let mut flight = Vec::new();
-        relay(&mut |b| host.poll_transmit(b), |v| flight.push(v.to_vec()));
-        let start = Clock::now();
-        for value in &flight {
-            conn.handle_input(device, value, now).unwrap();
+    let id = device.accept(now).unwrap();
+    let mut to_device = MemoryTransport::new(244, now);
+    let mut to_host = MemoryTransport::new(244, now);
+    let mut bond = None;
+    let mut on_host = |_: &mut HostConnection, output: Output<'_>| {
+        if let Output::Event(Event::Bonded(new_bond)) = output {
+            bond = Some(new_bond);
         }
-        timings.device += start.elapsed();
-        let mut flight = Vec::new();
-        relay(&mut |b| conn.poll_transmit(b), |v| flight.push(v.to_vec()));
-        let start = Clock::now();
-        for value in &flight {
-            host.handle_input(value, now).unwrap();
+    };
+    timed(&mut timings.host, || {
+        pump::step(&mut host, &mut to_device, Input::Ready, &mut on_host).unwrap()
+    });
+    to_host.can_send = to_device.subscribed;
+    while !(to_device.values.is_empty() && to_host.values.is_empty()) {
+        for value in std::mem::take(&mut to_device.values) {
+            let mut link = device.link(id).unwrap();
+            timed(&mut timings.device, || {
+                pump::step(&mut link, &mut to_host, Input::Received(&value), |_, _| {}).unwrap()
+            });
         }
-        timings.host += start.elapsed();
+        for value in std::mem::take(&mut to_host.values) {
+            timed(&mut timings.host, || {
+                pump::step(
+                    &mut host,
+                    &mut to_device,
+                    Input::Received(&value),
+                    &mut on_host,
+                )
+                .unwrap()
+            });
+        }
     }
-    assert!(host.is_open() && conn.is_open());
-    (timings, host)
+    assert!(host.is_open() && device.link(id).unwrap().is_open());
+    device.remove(id);
+    (timings, bond)
 }
 
 /// A pairing, then a bonded reconnect to the same device.
@@ -102,17 +119,13 @@ fn pair_then_resume(
     let host = HostConnection::pair(
         &record.setup_info(),
         secrets,
+        None,
         HostConfig::default(),
         &mut rng,
         now,
     );
-    let (pairing, mut host) = handshake(host, start.elapsed(), &mut device);
-    let bond = std::iter::from_fn(|| host.poll_event())
-        .find_map(|e| match e {
-            Event::Bonded(bond) => Some(bond),
-            _ => None,
-        })
-        .unwrap();
+    let (pairing, bond) = handshake(host, start.elapsed(), &mut device);
+    let bond = bond.expect("the pairing made a bond");
 
     let start = Clock::now();
     let host = HostConnection::resume(&bond, HostConfig::default(), &mut rng, now);
@@ -131,7 +144,7 @@ fn print_median(name: &str, timings: &[Timings]) {
 }
 
 fn main() {
-    let code = SetupCode::new(31_415_926).unwrap();
+    let code = Password::Code(SetupCode::new(31_415_926).unwrap());
     let device_id = DeviceId([0xd1, 0xce, 0, 0, 0, 0, 0, 1]);
     let kdf = KdfParams::recommended([0x5a; 16]);
 
@@ -144,14 +157,16 @@ fn main() {
         kdf.parallelism,
         kdf_time.as_secs_f64() * 1e3
     );
-    let core_days = kdf_time.as_secs_f64() * 1e8 / 86_400.0;
-    println!("  brute force of 10^8 codes from a stolen device record: {core_days:.0} core-days");
+    let secret = Password::Secret(QrSecret::from_bytes([0x5e; 16]));
+    let hkdf = KdfParams::for_qr_secret([0x5a; 16]);
+    let hkdf_time = time(101, || hkdf.derive(&secret, &device_id).unwrap());
+    println!(
+        "  HKDF for a QR secret (hosts, provisioning):      {:>8.3} ms",
+        hkdf_time.as_secs_f64() * 1e3
+    );
 
     let secrets = kdf.derive(&code, &device_id).unwrap();
     let record = DeviceRecord::new(device_id, kdf, secrets.verifier());
-    let info: SetupInfo = record.setup_info();
-    assert_eq!(info.device_id, device_id);
-
     let (pairings, resumes): (Vec<Timings>, Vec<Timings>) = (0..51)
         .map(|seed| pair_then_resume(&record, &secrets, seed))
         .unzip();

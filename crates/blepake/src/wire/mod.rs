@@ -1,12 +1,17 @@
 //! The wire format of `PROTOCOL.md`: frame headers, handshake messages,
 //! alerts and control records.
 //!
-//! Pure codecs: no cryptography, no state. Every decoder takes untrusted
-//! bytes and returns a value or a [`DecodeError`]; none panics.
+//! Pure codecs: no cryptography, no state beyond the [`Deframer`]'s one
+//! frame. Every decoder takes untrusted bytes and returns a value or a
+//! [`DecodeError`]; none panics.
 
 use core::fmt;
 
 use crate::id::{DeviceId, HostId, SessionId};
+
+mod deframer;
+
+pub use deframer::{Deframer, Frame};
 
 /// Bytes of a frame header.
 pub const FRAME_HEADER_LEN: usize = 2;
@@ -31,6 +36,7 @@ pub const SUPPORTED_VERSIONS: u8 = 1 << (VERSION - 1);
 
 /// What a frame carries; the high nibble of its first header byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum FrameType {
     /// Host to device: the SPAKE2+ `shareP` and what it is bound to.
@@ -54,6 +60,21 @@ pub enum FrameType {
 }
 
 impl FrameType {
+    /// The name `PROTOCOL.md` §3 gives the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PairRequest => "PairRequest",
+            Self::PairResponse => "PairResponse",
+            Self::PairConfirm => "PairConfirm",
+            Self::ResumeRequest => "ResumeRequest",
+            Self::ResumeResponse => "ResumeResponse",
+            Self::ResumeFinish => "ResumeFinish",
+            Self::Alert => "Alert",
+            Self::ApplicationData => "ApplicationData",
+            Self::Control => "Control",
+        }
+    }
+
     fn from_nibble(nibble: u8) -> Option<Self> {
         Some(match nibble {
             1 => Self::PairRequest,
@@ -89,6 +110,8 @@ impl FrameType {
 
 /// Why bytes could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum DecodeError {
     /// A frame type this version does not define.
     UnknownFrameType(u8),
@@ -112,7 +135,11 @@ impl fmt::Display for DecodeError {
         match self {
             Self::UnknownFrameType(t) => write!(f, "unknown frame type {t}"),
             Self::BadLength { frame_type, len } => {
-                write!(f, "{frame_type:?} frame of {len} bytes is not allowed")
+                write!(
+                    f,
+                    "{} frame of {len} bytes is not allowed",
+                    frame_type.name()
+                )
             }
             Self::Truncated => f.write_str("message truncated"),
             Self::TrailingBytes => f.write_str("unexpected bytes after the message"),
@@ -120,6 +147,8 @@ impl fmt::Display for DecodeError {
         }
     }
 }
+
+impl core::error::Error for DecodeError {}
 
 /// A frame header: 4 bits of type, 12 bits of body length, big-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -432,6 +461,8 @@ pub fn decode_confirm(body: &[u8]) -> Result<[u8; CONFIRM_LEN], DecodeError> {
 /// Why a handshake ended, sent unprotected. An alert is a hint: an active
 /// attacker can forge one, which costs the victim a retry and nothing more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Alert {
     /// A confirmation did not verify: a wrong setup code, or altered messages.
     AuthenticationFailed,
@@ -458,6 +489,8 @@ pub enum Alert {
     Timeout,
     /// The sender failed internally (its storage, say).
     Internal,
+    /// The device's pairing window is closed.
+    PairingClosed,
     /// A code this version does not define.
     Unknown(u8),
 }
@@ -477,6 +510,7 @@ impl Alert {
             Self::ProtocolError => 7,
             Self::Timeout => 8,
             Self::Internal => 9,
+            Self::PairingClosed => 10,
             Self::Unknown(code) => *code,
         }
     }
@@ -499,8 +533,9 @@ impl Alert {
         (out, len)
     }
 
-    /// Reads a body. Unknown codes decode (and are treated as failures), so
-    /// later versions may add codes.
+    /// Reads a body. Unknown codes decode, with any details, so later
+    /// versions may add codes; a known code whose details have another
+    /// length than its own is malformed.
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let alert = match r.u8()? {
@@ -517,6 +552,7 @@ impl Alert {
             7 => Self::ProtocolError,
             8 => Self::Timeout,
             9 => Self::Internal,
+            10 => Self::PairingClosed,
             code => {
                 // Unknown codes may carry details this version cannot read.
                 return Ok(Self::Unknown(code));
@@ -552,6 +588,7 @@ impl fmt::Display for Alert {
             Self::ProtocolError => f.write_str("protocol error"),
             Self::Timeout => f.write_str("timed out"),
             Self::Internal => f.write_str("internal failure (storage)"),
+            Self::PairingClosed => f.write_str("the pairing window is closed"),
             Self::Unknown(code) => write!(f, "alert {code}"),
         }
     }
@@ -696,6 +733,7 @@ mod tests {
             Alert::ProtocolError,
             Alert::Timeout,
             Alert::Internal,
+            Alert::PairingClosed,
             Alert::Unknown(200),
         ] {
             let (bytes, len) = alert.encode();

@@ -3,7 +3,9 @@
 //! passwords, contexts and identities: every exchange must agree on every
 //! byte both sides compute, and wrong passwords must fail on both.
 
-use blepake::spake2plus::{Identities, Prover, ProverSecrets, respond};
+use std::vec::Vec;
+
+use super::spake2plus::{Identities, Prover, ProverSecrets, respond};
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use p256::{AffinePoint, EncodedPoint, NonZeroScalar};
 use rand::{Rng as _, RngExt, SeedableRng};
@@ -53,7 +55,7 @@ fn agrees_with_an_independent_implementation() {
         let record = theirs.verifier_record();
 
         // Our prover, their verifier.
-        let prover = Prover::new(&ours, &NonZeroScalar::random(&mut ours_rng));
+        let prover = Prover::new(&ours, &NonZeroScalar::random(&mut ours_rng)).unwrap();
         let share_p = ShareP::<P256Sha256>::from_bytes(&uncompressed(prover.share())).unwrap();
         let (verifier, share_v) = TheirVerifier::start(&record, &their_context, &mut theirs_rng);
         let (verifier, confirm_v) = verifier.receive(&share_p).unwrap();
@@ -95,7 +97,7 @@ fn agrees_with_an_independent_implementation() {
         let mut wrong_pbkdf = pbkdf;
         wrong_pbkdf[case % 80] ^= 1;
         let wrong = ProverSecrets::from_pbkdf_output(&wrong_pbkdf).unwrap();
-        let prover = Prover::new(&wrong, &NonZeroScalar::random(&mut ours_rng));
+        let prover = Prover::new(&wrong, &NonZeroScalar::random(&mut ours_rng)).unwrap();
         let share_p = ShareP::<P256Sha256>::from_bytes(&uncompressed(prover.share())).unwrap();
         let (verifier, share_v) = TheirVerifier::start(&record, &their_context, &mut theirs_rng);
         let (_, confirm_v) = verifier.receive(&share_p).unwrap();

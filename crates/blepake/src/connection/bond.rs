@@ -40,8 +40,9 @@ impl Bond {
         }
     }
 
-    /// `format (1) | device_id (8) | host_id (8) | secret (32)`, for the
-    /// host's key store. The result is secret: store it as such.
+    /// `format (1) = 0x01 | device_id (8) | host_id (8) | secret (32)`, the
+    /// layout of `PROTOCOL.md` §8.1, for the host's key store. The result is
+    /// secret: store it as such.
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let mut out = [0; Self::LEN];
         Writer::new(&mut out)

@@ -6,9 +6,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::kdf::KdfParams;
-use crate::record::expand;
-use crate::spake2plus::{Identities, hmac_sha256};
+use super::record::expand;
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::spake2plus::{Identities, hmac_sha256};
 use crate::wire::{
     Alert, BINDER_LEN, CONFIRM_LEN, POINT_LEN, PairRequest, ResumeRequest, SUPPORTED_VERSIONS,
 };
@@ -123,6 +123,18 @@ impl ResumeKeys {
     /// The host's confirmation: `HMAC(K_confirmH, TH)`.
     pub(crate) fn host_confirmation(&self) -> [u8; CONFIRM_LEN] {
         hmac_sha256(&self.confirm_host, &self.transcript)
+    }
+
+    /// Checks a received `confirmD` in constant time.
+    pub(crate) fn verify_device_confirmation(&self, received: &[u8; CONFIRM_LEN]) -> bool {
+        let expected = zeroize::Zeroizing::new(self.device_confirmation());
+        expected.ct_eq(received).into()
+    }
+
+    /// Checks a received `confirmH` in constant time.
+    pub(crate) fn verify_host_confirmation(&self, received: &[u8; CONFIRM_LEN]) -> bool {
+        let expected = zeroize::Zeroizing::new(self.host_confirmation());
+        expected.ct_eq(received).into()
     }
 }
 

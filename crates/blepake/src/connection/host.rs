@@ -7,20 +7,21 @@ use p256::{NonZeroScalar, ProjectivePoint};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use crate::bond::Bond;
-use crate::channel::{Channel, Event, Frame, Mode, Role, SessionInfo};
-use crate::connection::Connection;
+use super::bond::Bond;
+use super::channel::Channel;
+use super::handshake::{self, ResumeKeys};
+use super::record::MAX_RECORDS_PER_KEY;
+use super::{Connection, Event, Mode, Role, SessionInfo, State, sealed};
+use crate::crypto::group;
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::spake2plus::{Prover, ProverSecrets};
 use crate::error::{Error, InputError, ProtocolViolation};
-use crate::group;
-use crate::handshake::{self, ResumeKeys};
 use crate::id::{HostId, SessionId};
-use crate::kdf::KdfParams;
-use crate::record::MAX_RECORDS_PER_KEY;
-use crate::setup::SetupInfo;
-use crate::spake2plus::{Prover, ProverSecrets};
+use crate::provisioning::SetupInfo;
 use crate::time::Instant;
 use crate::wire::{
-    self, Alert, FrameType, PairRequest, PairResponse, RequestHead, ResumeRequest, ResumeResponse,
+    self, Alert, Frame, FrameType, PairRequest, PairResponse, RequestHead, ResumeRequest,
+    ResumeResponse,
 };
 
 /// A host's settings.
@@ -42,7 +43,7 @@ impl Default for HostConfig {
     }
 }
 
-enum State {
+enum HostState {
     AwaitPairResponse {
         prover: Prover,
         request: PairRequest,
@@ -56,31 +57,46 @@ enum State {
     Done,
 }
 
-/// A host's connection to one device: the prover of a pairing, or a
-/// bonded reconnect, then records. See [`Connection`] for the common part.
-pub type HostConnection = Connection<HostSide>;
-
-/// What a [`HostConnection`] knows of its handshake.
-pub struct HostSide {
-    state: State,
+/// A host's connection to one device over one BLE link: the prover of a
+/// pairing, or a bonded reconnect, then records. It is driven through the
+/// [`Connection`] trait.
+pub struct HostConnection {
+    channel: Channel,
+    state: HostState,
     records_per_key: u64,
+    /// Whether notifications still need enabling before the first write.
+    subscribe: bool,
 }
 
-impl Connection<HostSide> {
+impl HostConnection {
     /// Starts a pairing with the device `info` describes, from the secrets
-    /// derived from its code (see [`KdfParams::derive`]). The first message
-    /// is queued at once.
+    /// derived from its password (see [`KdfParams::derive`]). The first
+    /// message is queued at once.
+    ///
+    /// A host that pairs again with a device it holds a bond for passes
+    /// that bond as `previous`: the new pairing then uses the same host id
+    /// and the device replaces the old bond (`PROTOCOL.md` §8.1). The host
+    /// id stays random and per device, so it links nothing across devices.
     pub fn pair(
         info: &SetupInfo,
         secrets: &ProverSecrets,
+        previous: Option<&Bond>,
         config: HostConfig,
         rng: &mut impl CryptoRngCore,
         now: Instant,
     ) -> Self {
-        let x = Zeroizing::new(NonZeroScalar::random(&mut *rng));
-        let prover = Prover::new(secrets, &x);
+        // Each draw is refused with probability 2^-256 (`Prover::new`).
+        let prover = loop {
+            let x = Zeroizing::new(NonZeroScalar::random(&mut *rng));
+            if let Ok(prover) = Prover::new(secrets, &x) {
+                break prover;
+            }
+        };
+        let host_id = previous
+            .filter(|bond| bond.device_id == info.device_id)
+            .map_or_else(|| HostId::random(rng), |bond| bond.host_id);
         let request = PairRequest {
-            head: RequestHead::new(info.device_id, HostId::random(rng)),
+            head: RequestHead::new(info.device_id, host_id),
             session_id: SessionId::random(rng),
             share_p: group::encode_compressed(prover.share()),
         };
@@ -88,7 +104,7 @@ impl Connection<HostSide> {
         connection
             .channel
             .queue_frame(FrameType::PairRequest, &request.encode());
-        connection.role.state = State::AwaitPairResponse {
+        connection.state = HostState::AwaitPairResponse {
             prover,
             request,
             kdf: info.kdf,
@@ -116,7 +132,7 @@ impl Connection<HostSide> {
         connection
             .channel
             .queue_frame(FrameType::ResumeRequest, &request.encode());
-        connection.role.state = State::AwaitResumeResponse {
+        connection.state = HostState::AwaitResumeResponse {
             x,
             request,
             bond: bond.clone(),
@@ -125,76 +141,90 @@ impl Connection<HostSide> {
     }
 
     fn start(config: HostConfig, now: Instant) -> Self {
-        let role = HostSide {
-            state: State::Done,
+        Self {
+            channel: Channel::new(now + config.handshake_timeout),
+            state: HostState::Done,
             records_per_key: config.records_per_key,
-        };
-        Connection::new(role, Some(now + config.handshake_timeout))
-    }
-
-    /// Takes bytes the device sent (one notification's value).
-    pub fn handle_input(&mut self, data: &[u8], _now: Instant) -> Result<(), InputError> {
-        let state = &mut self.role.state;
-        let deadline = &mut self.deadline;
-        let records_per_key = self.role.records_per_key;
-        self.channel.handle_input(data, |channel, frame| {
-            on_handshake(state, channel, frame, records_per_key);
-            if channel.is_open() || channel.is_closed() {
-                *deadline = None;
-            }
-        })
-    }
-
-    /// Fails the handshake if its time is up.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.timed_out(now) {
-            self.deadline = None;
-            self.channel.fail(Error::Timeout, Some(Alert::Timeout));
+            subscribe: true,
         }
-    }
-
-    /// The link dropped: a session not closed by an authenticated close
-    /// fails with [`Error::LinkLost`].
-    pub fn handle_disconnect(&mut self) {
-        self.channel.fail(Error::LinkLost, None);
     }
 }
 
-fn on_handshake(state: &mut State, channel: &mut Channel, frame: &Frame, records_per_key: u64) {
-    match (
-        core::mem::replace(state, State::Done),
-        frame.header.frame_type,
+impl sealed::Parts for HostConnection {
+    fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+}
+
+impl Connection for HostConnection {
+    fn role(&self) -> Role {
+        Role::Host
+    }
+
+    fn state(&self) -> State {
+        match (&self.state, self.channel.is_open()) {
+            _ if self.channel.is_closed() => State::Closed,
+            (_, true) => State::Open,
+            (HostState::AwaitResumeResponse { .. }, _) => State::Resuming,
+            _ => State::Pairing,
+        }
+    }
+
+    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), InputError> {
+        let state = &mut self.state;
+        let records_per_key = self.records_per_key;
+        self.channel.handle_input(data, now, |channel, frame| {
+            on_handshake(state, channel, frame, records_per_key);
+        })
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.channel.check_deadline(now);
+    }
+
+    fn handle_disconnect(&mut self) {
+        self.channel.disconnect();
+    }
+
+    fn poll_subscribe(&mut self) -> bool {
+        !self.channel.is_closed() && core::mem::take(&mut self.subscribe)
+    }
+}
+
+fn on_handshake(state: &mut HostState, channel: &mut Channel, frame: &Frame, records_per_key: u64) {
+    let result = match (
+        core::mem::replace(state, HostState::Done),
+        frame.header().frame_type,
     ) {
         (
-            State::AwaitPairResponse {
+            HostState::AwaitPairResponse {
                 prover,
                 request,
                 kdf,
             },
             FrameType::PairResponse,
-        ) => {
-            if let Err((error, alert)) = finish_pairing(
-                &prover,
-                &request,
-                &kdf,
-                channel,
-                frame.body(),
-                records_per_key,
-            ) {
-                channel.fail(error, Some(alert));
-            }
-        }
-        (State::AwaitResumeResponse { x, request, bond }, FrameType::ResumeResponse) => {
-            if let Err((error, alert)) =
-                finish_resume(&x, &request, &bond, channel, frame.body(), records_per_key)
-            {
-                channel.fail(error, Some(alert));
-            }
-        }
-        _ => channel.fail(
-            Error::Protocol(ProtocolViolation::Unexpected),
-            Some(Alert::ProtocolError),
+        ) => finish_pairing(
+            &prover,
+            &request,
+            &kdf,
+            channel,
+            frame.body(),
+            records_per_key,
         ),
+        (HostState::AwaitResumeResponse { x, request, bond }, FrameType::ResumeResponse) => {
+            finish_resume(&x, &request, &bond, channel, frame.body(), records_per_key)
+        }
+        _ => Err((
+            Error::Protocol(ProtocolViolation::Unexpected),
+            Alert::ProtocolError,
+        )),
+    };
+    if let Err((error, alert)) = result {
+        channel.fail(error, Some(alert));
     }
 }
 
@@ -249,15 +279,10 @@ fn finish_resume(
     let response = ResumeResponse::decode(body).map_err(|e| (e.into(), Alert::ProtocolError))?;
     let device_ephemeral =
         group::decode_compressed(&response.ephemeral).map_err(|_| INVALID_POINT)?;
-    let shared =
-        zeroize::Zeroizing::new((ProjectivePoint::from(device_ephemeral) * **x).to_affine());
-    let shared_x = zeroize::Zeroizing::new(<[u8; 32]>::from(shared.x()));
+    let shared = Zeroizing::new((ProjectivePoint::from(device_ephemeral) * **x).to_affine());
+    let shared_x = Zeroizing::new(<[u8; 32]>::from(shared.x()));
     let keys = ResumeKeys::derive(&bond.secret, &shared_x, request, &response.ephemeral);
-    let expected = zeroize::Zeroizing::new(keys.device_confirmation());
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        &expected[..],
-        &response.confirm[..],
-    )) {
+    if !keys.verify_device_confirmation(&response.confirm) {
         return Err(WRONG_CONFIRMATION);
     }
     channel.queue_frame(FrameType::ResumeFinish, &keys.host_confirmation());

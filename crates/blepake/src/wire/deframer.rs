@@ -1,0 +1,147 @@
+//! Frames out of a byte stream cut at arbitrary places.
+
+use zeroize::Zeroize;
+
+use super::{DecodeError, FRAME_HEADER_LEN, FrameHeader, MAX_BODY_LEN};
+
+/// A complete frame, copied out of the [`Deframer`]. A record's plaintext
+/// may be decrypted into the copy, so it is zeroized on drop.
+pub struct Frame {
+    header: FrameHeader,
+    body: [u8; MAX_BODY_LEN],
+}
+
+impl Frame {
+    /// The frame's header.
+    pub fn header(&self) -> FrameHeader {
+        self.header
+    }
+
+    /// The frame's body.
+    pub fn body(&self) -> &[u8] {
+        &self.body[..self.header.body_len]
+    }
+
+    pub(crate) fn body_mut(&mut self) -> &mut [u8] {
+        &mut self.body[..self.header.body_len]
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
+}
+
+/// Reassembles the frames of one direction's stream (`PROTOCOL.md` §3) from
+/// values cut anywhere, holding at most one frame.
+pub struct Deframer {
+    header: [u8; FRAME_HEADER_LEN],
+    header_filled: usize,
+    body: [u8; MAX_BODY_LEN],
+    body_filled: usize,
+}
+
+impl Default for Deframer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Deframer {
+    /// A deframer at the start of a stream.
+    pub const fn new() -> Self {
+        Self {
+            header: [0; FRAME_HEADER_LEN],
+            header_filled: 0,
+            body: [0; MAX_BODY_LEN],
+            body_filled: 0,
+        }
+    }
+
+    /// Consumes bytes from the front of `input` until a frame completes or
+    /// the input ends. A header with an unknown type or a length its type
+    /// forbids is rejected before any of its body is buffered; the stream
+    /// cannot be read past it.
+    pub fn read(&mut self, input: &mut &[u8]) -> Result<Option<Frame>, DecodeError> {
+        while self.header_filled < FRAME_HEADER_LEN {
+            let Some((&byte, rest)) = input.split_first() else {
+                return Ok(None);
+            };
+            self.header[self.header_filled] = byte;
+            self.header_filled += 1;
+            *input = rest;
+        }
+        let header = FrameHeader::decode(self.header)?;
+        let take = (header.body_len - self.body_filled).min(input.len());
+        self.body[self.body_filled..self.body_filled + take].copy_from_slice(&input[..take]);
+        self.body_filled += take;
+        *input = &input[take..];
+        if self.body_filled < header.body_len {
+            return Ok(None);
+        }
+        let frame = Frame {
+            header,
+            body: self.body,
+        };
+        self.body[..header.body_len].zeroize();
+        self.header_filled = 0;
+        self.body_filled = 0;
+        Ok(Some(frame))
+    }
+
+    /// Whether a frame has begun and not ended.
+    pub fn is_mid_frame(&self) -> bool {
+        self.header_filled > 0
+    }
+}
+
+impl Drop for Deframer {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::FrameType;
+
+    #[test]
+    fn frames_reassemble_from_any_cut() {
+        let mut stream = std::vec::Vec::new();
+        for (frame_type, body) in [
+            (FrameType::PairConfirm, &[5u8; 32][..]),
+            (FrameType::Alert, &[3u8][..]),
+        ] {
+            stream.extend_from_slice(&FrameHeader::new(frame_type, body.len()).unwrap().encode());
+            stream.extend_from_slice(body);
+        }
+        for cut in 1..=stream.len() {
+            let mut deframer = Deframer::new();
+            let mut frames = std::vec::Vec::new();
+            for chunk in stream.chunks(cut) {
+                let mut input = chunk;
+                while let Some(frame) = deframer.read(&mut input).unwrap() {
+                    frames.push((frame.header().frame_type, frame.body().to_vec()));
+                }
+                assert!(input.is_empty());
+            }
+            assert_eq!(frames.len(), 2, "cut {cut}");
+            assert_eq!(frames[0], (FrameType::PairConfirm, std::vec![5; 32]));
+            assert_eq!(frames[1], (FrameType::Alert, std::vec![3]));
+            assert!(!deframer.is_mid_frame());
+        }
+    }
+
+    #[test]
+    fn a_bad_header_is_rejected_before_its_body() {
+        let mut deframer = Deframer::new();
+        let mut input = &[0x1f, 0xff, 0, 0][..];
+        assert!(matches!(
+            deframer.read(&mut input),
+            Err(DecodeError::BadLength { .. })
+        ));
+        assert_eq!(input, &[0, 0]);
+    }
+}
