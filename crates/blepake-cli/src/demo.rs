@@ -355,6 +355,9 @@ impl Demo {
 
         // 2. Pairing from the QR code, with the first message riding along.
         self.say("2. Pairing: the host scans the QR code and runs SPAKE2+ over GATT");
+        self.say(
+            "   (it enables notifications of Outbound in the same connection event as its first write)",
+        );
         let scanned = SetupPayload::parse(payload.as_str()).map_err(|e| e.to_string())?;
         let Password::Code(scanned_code) = &scanned.password else {
             return Err("the label carries no setup code".into());
@@ -422,7 +425,7 @@ impl Demo {
         let mut guesses = Vec::new();
         let closed = self.guess(&scanned.info, &mut device, 0)?;
         self.say(format!(
-            "   the device holds a bond now, so its pairing window is closed: {}; nothing counted",
+            "   a guesser in range while the device holds a bond and its pairing window is closed: refused\n   (\"{}\"), nothing counted",
             closed["outcome"].as_str().unwrap_or_default()
         ));
         guesses.push(closed);
