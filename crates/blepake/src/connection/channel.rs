@@ -435,6 +435,71 @@ fn seal_into<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::Mode;
+    use crate::id::{DeviceId, HostId};
+
+    /// A device's channel, open, whose receiving key has taken `records`
+    /// records, and the host's sending keys in step with it.
+    fn open_at(records: u64) -> (Channel, TrafficKeys) {
+        let root = [4; 32];
+        let mut channel = Channel::new(Instant::from_millis(0));
+        let info = SessionInfo {
+            device_id: DeviceId([1; 8]),
+            host_id: HostId([2; 8]),
+            mode: Mode::Paired,
+        };
+        channel.open(&root, Role::Device, MAX_RECORDS_PER_KEY, info);
+        channel.session.as_mut().unwrap().recv.skip_to(records);
+        let mut host_keys = TrafficKeys::new(&root, Direction::HostToDevice);
+        host_keys.skip_to(records);
+        (channel, host_keys)
+    }
+
+    fn sealed(
+        keys: &mut TrafficKeys,
+        frame_type: FrameType,
+        plaintext: &[u8],
+    ) -> std::vec::Vec<u8> {
+        let mut tx = ByteQueue::<MAX_FRAME_LEN>::new();
+        seal_into(&mut tx, keys, frame_type, plaintext);
+        let mut frame = std::vec![0; tx.len];
+        tx.pop(&mut frame);
+        frame
+    }
+
+    #[test]
+    fn a_close_may_be_the_last_record_a_key_protects() {
+        // PROTOCOL.md §7.3: the 2^20-th record under a key is accepted,
+        // whatever its type; the one after it is not.
+        let (mut channel, mut keys) = open_at(MAX_RECORDS_PER_KEY - 1);
+        let (close, len) = Control::Close { reason: 5 }.encode();
+        let record = sealed(&mut keys, FrameType::Control, &close[..len]);
+        channel
+            .handle_input(&record, Instant::from_millis(0), |_, _| unreachable!())
+            .unwrap();
+        assert!(matches!(channel.poll_event(), Some(Event::Connected(_))));
+        assert!(matches!(
+            channel.poll_event(),
+            Some(Event::Closed {
+                by_peer: true,
+                reason: 5
+            })
+        ));
+
+        let (mut channel, mut keys) = open_at(MAX_RECORDS_PER_KEY);
+        let record = sealed(&mut keys, FrameType::ApplicationData, b"one too many");
+        channel
+            .handle_input(&record, Instant::from_millis(0), |_, _| unreachable!())
+            .unwrap();
+        channel.poll_event();
+        assert!(matches!(
+            channel.poll_event(),
+            Some(Event::Failed {
+                error: Error::Protocol(ProtocolViolation::KeyLimitExceeded),
+                by_peer: false
+            })
+        ));
+    }
 
     #[test]
     fn byte_queue_wraps_and_refuses_overflow() {

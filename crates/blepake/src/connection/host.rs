@@ -77,6 +77,7 @@ impl HostConnection {
     /// that bond as `previous`: the new pairing then uses the same host id
     /// and the device replaces the old bond (`PROTOCOL.md` §8.1). The host
     /// id stays random and per device, so it links nothing across devices.
+    #[must_use = "the connection holds the queued request"]
     pub fn pair(
         info: &SetupInfo,
         secrets: &ProverSecrets,
@@ -114,6 +115,7 @@ impl HostConnection {
 
     /// Starts a reconnect with a bond from an earlier pairing: one round
     /// trip, no code and no key derivation.
+    #[must_use = "the connection holds the queued request"]
     pub fn resume(
         bond: &Bond,
         config: HostConfig,

@@ -143,6 +143,7 @@ pub trait Connection: sealed::Parts {
     /// of Outbound (write `0x0001` to its CCCD) before or together with
     /// writing what [`poll_transmit`](Self::poll_transmit) gives
     /// (`PROTOCOL.md` §2). A device never asks.
+    #[must_use = "a host must enable notifications before its first write"]
     fn poll_subscribe(&mut self) -> bool {
         false
     }
@@ -151,6 +152,7 @@ pub trait Connection: sealed::Parts {
     /// ATT MTU minus 3): a host writes them to Inbound, a device notifies
     /// them on Outbound. Call it until `None` after every `handle_*`,
     /// `send` and `close`.
+    #[must_use = "the bytes taken out must be sent"]
     fn poll_transmit(&mut self, out: &mut [u8]) -> Option<usize> {
         self.channel_mut().poll_transmit(out)
     }
@@ -162,11 +164,13 @@ pub trait Connection: sealed::Parts {
     }
 
     /// The next event.
+    #[must_use = "an event taken out is gone"]
     fn poll_event(&mut self) -> Option<Event> {
         self.channel_mut().poll_event()
     }
 
     /// The next received message, or `None`.
+    #[must_use = "a message taken out is gone"]
     fn recv<'b>(&mut self, buf: &'b mut [u8; MAX_MESSAGE_LEN]) -> Option<&'b [u8]> {
         self.channel_mut().recv(buf)
     }
