@@ -132,6 +132,8 @@ impl SideLog {
             match output {
                 Output::Event(event) => self.events.push((at_us, event)),
                 Output::Message(message) => self.messages.push((at_us, message.to_vec())),
+                // Room to send: the outbox is fed below.
+                _ => {}
             }
             self.feed(conn);
         }

@@ -93,6 +93,8 @@ fn run_link(
                     Output::Message(message) => {
                         println!("  device got {:?}", String::from_utf8_lossy(message))
                     }
+                    // Room to send more: nothing more to send here.
+                    _ => {}
                 },
             )?;
         }
@@ -115,6 +117,7 @@ fn run_link(
                             println!("  host got {:?}", String::from_utf8_lossy(message));
                             host.close(0).expect("the session is open");
                         }
+                        _ => {}
                     }
                 },
             )?;

@@ -176,23 +176,20 @@ impl From<DecodeError> for Error {
     }
 }
 
-/// Input the caller must not give: nothing of it was processed.
+/// Input the connection cannot take now: nothing of it was processed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum InputError {
-    /// More than [`MAX_INPUT_LEN`](crate::MAX_INPUT_LEN) bytes at once.
-    TooLong,
-    /// Received messages wait to be read: call `recv` until it returns
-    /// `None`, then give the input again. (The pump does this.)
+    /// A received message waits to be read: call `recv`, then give the
+    /// input again. (The pump does this.)
     InboxFull,
 }
 
 impl InputError {
-    /// The stable numeric code: 20 `TooLong`, 21 `InboxFull`.
+    /// The stable numeric code: 21 `InboxFull`.
     pub fn code(&self) -> u8 {
         match self {
-            Self::TooLong => 20,
             Self::InboxFull => 21,
         }
     }
@@ -225,8 +222,7 @@ impl SendError {
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::TooLong => "input longer than one ATT value",
-            Self::InboxFull => "received messages must be read first",
+            Self::InboxFull => "a received message must be read first",
         })
     }
 }

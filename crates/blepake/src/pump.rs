@@ -7,12 +7,14 @@
 //! timer reaching [`poll_timeout`](Connection::poll_timeout), the link
 //! dropping, or room to send again), and `step` does the rest:
 //!
-//! 1. gives the input to the connection (reading messages out whenever the
-//!    inbox needs room);
+//! 1. gives the input to the connection, handing over each message it
+//!    completes before giving the rest;
 //! 2. hands every event and message to the application's callback, which
 //!    may `send` or `close`;
 //! 3. enables notifications first if the host must (`PROTOCOL.md` §2), then
-//!    sends queued bytes while the transport has room.
+//!    sends queued bytes while the transport has room, and while everything
+//!    has gone out and there is room, offers the application
+//!    [`Output::Writable`] to send more.
 //!
 //! Because step 3 runs after the application has answered, a message sent
 //! on [`Event::Connected`] leaves with the
@@ -55,8 +57,7 @@ pub trait Transport {
 /// What woke the adapter.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
-    /// A value the peer sent (any length: longer values are taken in
-    /// pieces).
+    /// A value the peer sent, of any length.
     Received(&'a [u8]),
     /// The time [`poll_timeout`](Connection::poll_timeout) named has come.
     Timer,
@@ -69,11 +70,17 @@ pub enum Input<'a> {
 
 /// What the application gets from [`step`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Output<'a> {
     /// An event of the connection.
     Event(Event),
     /// A message the peer sent.
     Message(&'a [u8]),
+    /// The session is open, everything queued has gone out and the
+    /// transport can take more: a message sent now leaves at once. (The
+    /// send queue holds one record of the largest size; an application
+    /// streaming messages sends the next one here.)
+    Writable,
 }
 
 /// Runs one step of the connection: see the [module docs](self). The
@@ -93,11 +100,18 @@ where
     let now = transport.now();
     match input {
         Input::Received(value) => {
-            for piece in value.chunks(MAX_INPUT_LEN) {
-                while let Err(InputError::InboxFull) = conn.handle_input(piece, now) {
-                    deliver(conn, &mut on_output);
+            // The connection takes input up to each message it completes;
+            // the message is handed over before the rest goes in.
+            let mut rest = value;
+            loop {
+                match conn.handle_input(rest, now) {
+                    Ok(taken) => rest = &rest[taken..],
+                    Err(InputError::InboxFull) => {}
                 }
                 deliver(conn, &mut on_output);
+                if rest.is_empty() {
+                    break;
+                }
             }
         }
         Input::Timer => conn.handle_timeout(now),
@@ -105,7 +119,24 @@ where
         Input::Ready => {}
     }
     deliver(conn, &mut on_output);
-    flush(conn, transport)
+    let mut flushed = flush(conn, transport)?;
+    // Offer the application room for as long as it uses it.
+    while flushed.drained && conn.is_open() && transport.can_send() {
+        on_output(conn, Output::Writable);
+        flushed = flush(conn, transport)?;
+        if flushed.sent == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// What a flush did.
+struct Flushed {
+    /// Values sent.
+    sent: usize,
+    /// Whether the queue is empty now.
+    drained: bool,
 }
 
 /// Hands every pending event and message to the application.
@@ -128,7 +159,7 @@ where
 }
 
 /// Subscribes if the host must, then sends while the transport has room.
-fn flush<C, T>(conn: &mut C, transport: &mut T) -> Result<(), T::Error>
+fn flush<C, T>(conn: &mut C, transport: &mut T) -> Result<Flushed, T::Error>
 where
     C: Connection + ?Sized,
     T: Transport + ?Sized,
@@ -137,17 +168,22 @@ where
         transport.subscribe()?;
     }
     let len = transport.max_value_len().min(MAX_INPUT_LEN);
-    if len == 0 {
-        return Ok(());
-    }
     let mut value = [0; MAX_INPUT_LEN];
-    while transport.can_send() {
+    let mut sent = 0;
+    while len > 0 && transport.can_send() {
         let Some(n) = conn.poll_transmit(&mut value[..len]) else {
-            break;
+            return Ok(Flushed {
+                sent,
+                drained: true,
+            });
         };
         transport.send(&value[..n])?;
+        sent += 1;
     }
-    Ok(())
+    Ok(Flushed {
+        sent,
+        drained: false,
+    })
 }
 
 /// A transport that keeps the values sent in memory, for tests, examples

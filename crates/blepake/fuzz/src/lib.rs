@@ -96,7 +96,7 @@ impl Delivery {
                 assert_eq!(self.received[..], self.expected[..self.received.len()], "a message that was not sent");
             }
             Output::Event(Event::Failed { .. } | Event::Closed { .. }) => self.ended = true,
-            Output::Event(_) => {}
+            _ => {}
         }
     }
 }

@@ -1,12 +1,17 @@
 //! What host and device connections share: the byte stream cut into
-//! frames, the transmit queue, the inbox of received messages, events, and
-//! the record layer once a session is open.
+//! frames, the transmit queue, events, and the record layer once a session
+//! is open.
 //!
 //! Each direction of a link is one ordered byte stream (GATT writes one
 //! way, notifications the other). Frames are laid end to end in it and cut
 //! into ATT values of whatever size the link allows, so fragmentation costs
 //! nothing per fragment and a record may share a value with the message
 //! before it.
+//!
+//! Memory is what a device has least of, so a channel holds one frame
+//! being received, decrypted in place, and one record's worth of bytes to
+//! send: a received message waits in the receive buffer until it is read,
+//! and input stops there (`handle_input` says how much it took).
 
 use zeroize::Zeroize;
 
@@ -15,26 +20,24 @@ use super::{Event, Role, SessionInfo};
 use crate::error::{Error, InputError, ProtocolViolation, SendError};
 use crate::time::Instant;
 use crate::wire::{
-    Alert, Control, Deframer, FRAME_HEADER_LEN, Frame, FrameHeader, FrameType, MAX_BODY_LEN,
+    Alert, Control, Deframer, FRAME_HEADER_LEN, FrameHeader, FrameType, MAX_BODY_LEN,
     MAX_MESSAGE_LEN, TAG_LEN,
 };
 
-/// The most bytes `handle_input` takes at once: one ATT value at the
-/// largest MTU (517 - 3).
+/// The largest ATT value (an ATT MTU of 517, less 3): the most bytes the
+/// pump sends in one value.
 pub const MAX_INPUT_LEN: usize = 514;
-const TX_CAPACITY: usize = 1536;
-const INBOX_CAPACITY: usize = 1536;
-/// Inbox room one input can need: a record begun earlier (its whole
-/// message and length prefix) plus, for the frames inside the input, at
-/// most one inbox byte per input byte.
-const INBOX_ROOM_PER_INPUT: usize = MAX_MESSAGE_LEN + 2 + MAX_INPUT_LEN;
 const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + MAX_BODY_LEN;
+/// Room for what one call may queue: a confirmation (34 bytes) and the
+/// largest record (530) after it; a key update (19) and the largest record
+/// take less.
+const TX_CAPACITY: usize = 564;
 
-/// A fixed ring of bytes.
+/// A fixed ring of at most 65535 bytes.
 struct ByteQueue<const N: usize> {
     buf: [u8; N],
-    head: usize,
-    len: usize,
+    head: u16,
+    len: u16,
 }
 
 impl<const N: usize> ByteQueue<N> {
@@ -46,8 +49,12 @@ impl<const N: usize> ByteQueue<N> {
         }
     }
 
+    fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
     fn free(&self) -> usize {
-        N - self.len
+        N - self.len()
     }
 
     /// Appends all of `bytes`, or nothing if they do not fit.
@@ -55,10 +62,12 @@ impl<const N: usize> ByteQueue<N> {
         if bytes.len() > self.free() {
             return false;
         }
+        let tail = usize::from(self.head) + self.len();
         for (i, &byte) in bytes.iter().enumerate() {
-            self.buf[(self.head + self.len + i) % N] = byte;
+            self.buf[(tail + i) % N] = byte;
         }
-        self.len += bytes.len();
+        // At most N, which fits.
+        self.len += bytes.len() as u16;
         true
     }
 
@@ -71,13 +80,14 @@ impl<const N: usize> ByteQueue<N> {
 
     /// Moves up to `out.len()` bytes out; returns how many.
     fn pop(&mut self, out: &mut [u8]) -> usize {
-        let count = out.len().min(self.len);
+        let count = out.len().min(self.len());
+        let head = usize::from(self.head);
         for (i, byte) in out[..count].iter_mut().enumerate() {
-            // Taken bytes are wiped: the inbox holds plaintext.
-            *byte = core::mem::take(&mut self.buf[(self.head + i) % N]);
+            // Taken bytes are wiped: they may hold plaintext.
+            *byte = core::mem::take(&mut self.buf[(head + i) % N]);
         }
-        self.head = (self.head + count) % N;
-        self.len -= count;
+        self.head = ((head + count) % N) as u16;
+        self.len -= count as u16;
         count
     }
 }
@@ -89,23 +99,23 @@ impl<const N: usize> Drop for ByteQueue<N> {
 }
 
 /// Events are few by construction (connected, bonded, one ending), so a
-/// small ring never fills.
+/// ring of three never fills.
 struct EventQueue {
-    slots: [Option<Event>; 4],
-    head: usize,
+    slots: [Option<Event>; 3],
+    head: u8,
 }
 
 impl EventQueue {
     fn push(&mut self, event: Event) {
         let len = self.slots.iter().filter(|slot| slot.is_some()).count();
         if len < self.slots.len() {
-            self.slots[(self.head + len) % self.slots.len()] = Some(event);
+            self.slots[(usize::from(self.head) + len) % self.slots.len()] = Some(event);
         }
     }
 
     fn pop(&mut self) -> Option<Event> {
-        let event = self.slots[self.head].take()?;
-        self.head = (self.head + 1) % self.slots.len();
+        let event = self.slots[usize::from(self.head)].take()?;
+        self.head = (self.head + 1) % self.slots.len() as u8;
         Some(event)
     }
 }
@@ -114,17 +124,24 @@ impl EventQueue {
 struct Session {
     send: TrafficKeys,
     recv: TrafficKeys,
-    records_per_key: u64,
+    records_per_key: u32,
 }
 
-/// What host and device connections share: the streams, the queues, the
-/// record layer and the handshake deadline. (Public only inside a private
-/// module, so that the sealed [`Connection`](super::Connection) trait can
-/// name it.)
+/// A connection's streams: the frame being received, a received message
+/// waiting to be read, and the rest.
 pub struct Channel {
-    deframer: Deframer,
+    rx: Deframer,
+    /// The length of a received message waiting, decrypted, at the start
+    /// of `rx`'s buffer.
+    pending: Option<u16>,
+    pub(crate) core: Core,
+}
+
+/// Everything of a channel but its receive buffer: what handshake code
+/// works on while a frame's body is borrowed from the buffer. (Public only
+/// inside a private module.)
+pub struct Core {
     tx: ByteQueue<TX_CAPACITY>,
-    inbox: ByteQueue<INBOX_CAPACITY>,
     events: EventQueue,
     session: Option<Session>,
     info: Option<SessionInfo>,
@@ -136,20 +153,82 @@ pub struct Channel {
 impl Channel {
     pub(crate) fn new(deadline: Instant) -> Self {
         Self {
-            deframer: Deframer::new(),
-            tx: ByteQueue::new(),
-            inbox: ByteQueue::new(),
-            events: EventQueue {
-                slots: [None, None, None, None],
-                head: 0,
+            rx: Deframer::new(),
+            pending: None,
+            core: Core {
+                tx: ByteQueue::new(),
+                events: EventQueue {
+                    slots: [None, None, None],
+                    head: 0,
+                },
+                session: None,
+                info: None,
+                closed: false,
+                deadline: Some(deadline),
             },
-            session: None,
-            info: None,
-            closed: false,
-            deadline: Some(deadline),
         }
     }
 
+    /// Feeds received bytes through the deframer, after enforcing the
+    /// handshake deadline, and returns how many it took: all of them,
+    /// unless a message completed first (read it, then give the rest).
+    /// Records and alerts are handled here; handshake frames go to
+    /// `on_handshake` with their body. A frame that breaks the protocol
+    /// fails the connection; after that, input is taken and ignored.
+    pub(crate) fn handle_input(
+        &mut self,
+        data: &[u8],
+        now: Instant,
+        mut on_handshake: impl FnMut(&mut Core, FrameType, &[u8]),
+    ) -> Result<usize, InputError> {
+        if self.pending.is_some() {
+            return Err(InputError::InboxFull);
+        }
+        let core = &mut self.core;
+        if core.check_deadline(now) {
+            return Ok(data.len());
+        }
+        let mut input = data;
+        while !core.closed && self.pending.is_none() {
+            let header = match self.rx.fill(&mut input) {
+                Ok(Some(header)) => header,
+                Ok(None) => break,
+                Err(e) => {
+                    core.fail(e.into(), Some(Alert::ProtocolError));
+                    break;
+                }
+            };
+            let body = self.rx.body_mut(&header);
+            match header.frame_type {
+                // Never answer an alert, even a malformed one.
+                FrameType::Alert => match Alert::decode(body) {
+                    Ok(alert) => core.fail_by_peer(Error::from(alert)),
+                    Err(e) => core.fail(e.into(), None),
+                },
+                FrameType::ApplicationData | FrameType::Control => {
+                    self.pending = core.on_record(&header, body);
+                }
+                frame_type => on_handshake(core, frame_type, body),
+            }
+        }
+        if core.closed {
+            return Ok(data.len());
+        }
+        Ok(data.len() - input.len())
+    }
+
+    /// The received message waiting, if any; its plaintext is wiped from
+    /// the receive buffer.
+    pub(crate) fn recv<'b>(&mut self, buf: &'b mut [u8; MAX_MESSAGE_LEN]) -> Option<&'b [u8]> {
+        let len = usize::from(self.pending.take()?);
+        let plaintext = &mut self.rx.buffer_mut()[..len];
+        buf[..len].copy_from_slice(plaintext);
+        plaintext.zeroize();
+        Some(&buf[..len])
+    }
+}
+
+impl Core {
     pub(crate) fn is_open(&self) -> bool {
         self.session.is_some() && !self.closed
     }
@@ -190,74 +269,32 @@ impl Channel {
         self.tx.clear();
     }
 
-    /// Feeds received bytes through the deframer, after enforcing the
-    /// handshake deadline. Records and alerts are handled here; handshake
-    /// frames go to `on_handshake`. A frame that breaks the protocol fails
-    /// the connection; after that, input is ignored.
-    pub(crate) fn handle_input(
-        &mut self,
-        data: &[u8],
-        now: Instant,
-        mut on_handshake: impl FnMut(&mut Self, &Frame),
-    ) -> Result<(), InputError> {
-        if data.len() > MAX_INPUT_LEN {
-            return Err(InputError::TooLong);
-        }
-        if self.inbox.free() < INBOX_ROOM_PER_INPUT {
-            return Err(InputError::InboxFull);
-        }
-        if self.check_deadline(now) {
-            return Ok(());
-        }
-        let mut input = data;
-        while !self.closed {
-            let frame = match self.deframer.read(&mut input) {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(e) => {
-                    self.fail(e.into(), Some(Alert::ProtocolError));
-                    break;
-                }
-            };
-            match frame.header().frame_type {
-                // Never answer an alert, even a malformed one.
-                FrameType::Alert => match Alert::decode(frame.body()) {
-                    Ok(alert) => self.fail_by_peer(Error::from(alert)),
-                    Err(e) => self.fail(e.into(), None),
-                },
-                FrameType::ApplicationData | FrameType::Control => self.on_record(frame),
-                _ => on_handshake(self, &frame),
-            }
-        }
-        Ok(())
-    }
-
-    fn on_record(&mut self, mut frame: Frame) {
+    /// Opens a record in place; returns the length of an application
+    /// message, which is then at the start of `body`.
+    fn on_record(&mut self, header: &FrameHeader, body: &mut [u8]) -> Option<u16> {
         let Some(session) = self.session.as_mut() else {
-            return self.fail(
+            self.fail(
                 Error::Protocol(ProtocolViolation::Unexpected),
                 Some(Alert::ProtocolError),
             );
+            return None;
         };
         if session.recv.records() >= MAX_RECORDS_PER_KEY {
-            return self.fail(
+            self.fail(
                 Error::Protocol(ProtocolViolation::KeyLimitExceeded),
                 Some(Alert::ProtocolError),
             );
+            return None;
         }
-        let header = frame.header();
-        let Ok(len) = session.recv.open(&header, frame.body_mut()) else {
-            return self.fail(Error::BadRecord, Some(Alert::ProtocolError));
+        let Ok(len) = session.recv.open(header, body) else {
+            self.fail(Error::BadRecord, Some(Alert::ProtocolError));
+            return None;
         };
-        let plaintext = &frame.body()[..len];
         if header.frame_type == FrameType::ApplicationData {
-            // handle_input checked the inbox has room for everything one
-            // input can complete.
-            let pushed = self.inbox.push(&(len as u16).to_le_bytes()) && self.inbox.push(plaintext);
-            debug_assert!(pushed);
-            return;
+            // At most MAX_MESSAGE_LEN.
+            return Some(len as u16);
         }
-        match Control::decode(plaintext) {
+        match Control::decode(&body[..len]) {
             Ok(Control::KeyUpdate) => session.recv.update(),
             Ok(Control::Close { reason }) => {
                 self.end();
@@ -268,6 +305,8 @@ impl Channel {
             }
             Err(e) => self.fail(e.into(), Some(Alert::ProtocolError)),
         }
+        body[..len].zeroize();
+        None
     }
 
     /// Queues an unprotected frame (handshake message or alert). Handshake
@@ -332,7 +371,8 @@ impl Channel {
         self.session = Some(Session {
             send: TrafficKeys::new(root, send),
             recv: TrafficKeys::new(root, recv),
-            records_per_key: records_per_key.clamp(2, MAX_RECORDS_PER_KEY),
+            // At most 2^20.
+            records_per_key: records_per_key.clamp(2, MAX_RECORDS_PER_KEY) as u32,
         });
         self.deadline = None;
         self.info = Some(info);
@@ -354,16 +394,6 @@ impl Channel {
         }
     }
 
-    pub(crate) fn recv<'b>(&mut self, buf: &'b mut [u8; MAX_MESSAGE_LEN]) -> Option<&'b [u8]> {
-        let mut len = [0; 2];
-        if self.inbox.pop(&mut len) < 2 {
-            return None;
-        }
-        let len = usize::from(u16::from_le_bytes(len));
-        self.inbox.pop(&mut buf[..len]);
-        Some(&buf[..len])
-    }
-
     /// Seals `plaintext` as one record, first updating the key if the
     /// current one has protected all it may.
     fn seal(&mut self, frame_type: FrameType, plaintext: &[u8]) -> Result<(), SendError> {
@@ -375,7 +405,7 @@ impl Channel {
         if plaintext.len() > MAX_MESSAGE_LEN {
             return Err(SendError::TooLong);
         }
-        let update_due = session.send.records() + 1 >= session.records_per_key;
+        let update_due = session.send.records() + 1 >= u64::from(session.records_per_key);
         let (update, update_len) = Control::KeyUpdate.encode();
         let update_frame_len = FRAME_HEADER_LEN + update_len + TAG_LEN;
         let needed = FRAME_HEADER_LEN
@@ -448,8 +478,10 @@ mod tests {
             host_id: HostId([2; 8]),
             mode: Mode::Paired,
         };
-        channel.open(&root, Role::Device, MAX_RECORDS_PER_KEY, info);
-        channel.session.as_mut().unwrap().recv.skip_to(records);
+        channel
+            .core
+            .open(&root, Role::Device, MAX_RECORDS_PER_KEY, info);
+        channel.core.session.as_mut().unwrap().recv.skip_to(records);
         let mut host_keys = TrafficKeys::new(&root, Direction::HostToDevice);
         host_keys.skip_to(records);
         (channel, host_keys)
@@ -462,7 +494,7 @@ mod tests {
     ) -> std::vec::Vec<u8> {
         let mut tx = ByteQueue::<MAX_FRAME_LEN>::new();
         seal_into(&mut tx, keys, frame_type, plaintext);
-        let mut frame = std::vec![0; tx.len];
+        let mut frame = std::vec![0; tx.len()];
         tx.pop(&mut frame);
         frame
     }
@@ -475,11 +507,14 @@ mod tests {
         let (close, len) = Control::Close { reason: 5 }.encode();
         let record = sealed(&mut keys, FrameType::Control, &close[..len]);
         channel
-            .handle_input(&record, Instant::from_millis(0), |_, _| unreachable!())
+            .handle_input(&record, Instant::from_millis(0), |_, _, _| unreachable!())
             .unwrap();
-        assert!(matches!(channel.poll_event(), Some(Event::Connected(_))));
         assert!(matches!(
-            channel.poll_event(),
+            channel.core.poll_event(),
+            Some(Event::Connected(_))
+        ));
+        assert!(matches!(
+            channel.core.poll_event(),
             Some(Event::Closed {
                 by_peer: true,
                 reason: 5
@@ -489,11 +524,11 @@ mod tests {
         let (mut channel, mut keys) = open_at(MAX_RECORDS_PER_KEY);
         let record = sealed(&mut keys, FrameType::ApplicationData, b"one too many");
         channel
-            .handle_input(&record, Instant::from_millis(0), |_, _| unreachable!())
+            .handle_input(&record, Instant::from_millis(0), |_, _, _| unreachable!())
             .unwrap();
-        channel.poll_event();
+        channel.core.poll_event();
         assert!(matches!(
-            channel.poll_event(),
+            channel.core.poll_event(),
             Some(Event::Failed {
                 error: Error::Protocol(ProtocolViolation::KeyLimitExceeded),
                 by_peer: false

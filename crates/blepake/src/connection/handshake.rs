@@ -130,12 +130,6 @@ impl ResumeKeys {
         let expected = zeroize::Zeroizing::new(self.device_confirmation());
         expected.ct_eq(received).into()
     }
-
-    /// Checks a received `confirmH` in constant time.
-    pub(crate) fn verify_host_confirmation(&self, received: &[u8; CONFIRM_LEN]) -> bool {
-        let expected = zeroize::Zeroizing::new(self.host_confirmation());
-        expected.ct_eq(received).into()
-    }
 }
 
 impl Drop for ResumeKeys {

@@ -8,7 +8,7 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use super::bond::Bond;
-use super::channel::Channel;
+use super::channel::{Channel, Core};
 use super::handshake::{self, ResumeKeys};
 use super::record::MAX_RECORDS_PER_KEY;
 use super::{Connection, Event, Mode, Role, SessionInfo, State, sealed};
@@ -20,8 +20,7 @@ use crate::id::{HostId, SessionId};
 use crate::provisioning::SetupInfo;
 use crate::time::Instant;
 use crate::wire::{
-    self, Alert, Frame, FrameType, PairRequest, PairResponse, RequestHead, ResumeRequest,
-    ResumeResponse,
+    self, Alert, FrameType, PairRequest, PairResponse, RequestHead, ResumeRequest, ResumeResponse,
 };
 
 /// A host's settings.
@@ -104,6 +103,7 @@ impl HostConnection {
         let mut connection = Self::start(config, now);
         connection
             .channel
+            .core
             .queue_frame(FrameType::PairRequest, &request.encode());
         connection.state = HostState::AwaitPairResponse {
             prover,
@@ -133,6 +133,7 @@ impl HostConnection {
         let mut connection = Self::start(config, now);
         connection
             .channel
+            .core
             .queue_frame(FrameType::ResumeRequest, &request.encode());
         connection.state = HostState::AwaitResumeResponse {
             x,
@@ -168,40 +169,44 @@ impl Connection for HostConnection {
     }
 
     fn state(&self) -> State {
-        match (&self.state, self.channel.is_open()) {
-            _ if self.channel.is_closed() => State::Closed,
+        match (&self.state, self.channel.core.is_open()) {
+            _ if self.channel.core.is_closed() => State::Closed,
             (_, true) => State::Open,
             (HostState::AwaitResumeResponse { .. }, _) => State::Resuming,
             _ => State::Pairing,
         }
     }
 
-    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), InputError> {
+    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<usize, InputError> {
         let state = &mut self.state;
         let records_per_key = self.records_per_key;
-        self.channel.handle_input(data, now, |channel, frame| {
-            on_handshake(state, channel, frame, records_per_key);
-        })
+        self.channel
+            .handle_input(data, now, |core, frame_type, body| {
+                on_handshake(state, core, frame_type, body, records_per_key);
+            })
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.channel.check_deadline(now);
+        self.channel.core.check_deadline(now);
     }
 
     fn handle_disconnect(&mut self) {
-        self.channel.disconnect();
+        self.channel.core.disconnect();
     }
 
     fn poll_subscribe(&mut self) -> bool {
-        !self.channel.is_closed() && core::mem::take(&mut self.subscribe)
+        !self.channel.core.is_closed() && core::mem::take(&mut self.subscribe)
     }
 }
 
-fn on_handshake(state: &mut HostState, channel: &mut Channel, frame: &Frame, records_per_key: u64) {
-    let result = match (
-        core::mem::replace(state, HostState::Done),
-        frame.header().frame_type,
-    ) {
+fn on_handshake(
+    state: &mut HostState,
+    channel: &mut Core,
+    frame_type: FrameType,
+    body: &[u8],
+    records_per_key: u64,
+) {
+    let result = match (core::mem::replace(state, HostState::Done), frame_type) {
         (
             HostState::AwaitPairResponse {
                 prover,
@@ -209,16 +214,9 @@ fn on_handshake(state: &mut HostState, channel: &mut Channel, frame: &Frame, rec
                 kdf,
             },
             FrameType::PairResponse,
-        ) => finish_pairing(
-            &prover,
-            &request,
-            &kdf,
-            channel,
-            frame.body(),
-            records_per_key,
-        ),
+        ) => finish_pairing(&prover, &request, &kdf, channel, body, records_per_key),
         (HostState::AwaitResumeResponse { x, request, bond }, FrameType::ResumeResponse) => {
-            finish_resume(&x, &request, &bond, channel, frame.body(), records_per_key)
+            finish_resume(&x, &request, &bond, channel, body, records_per_key)
         }
         _ => Err((
             Error::Protocol(ProtocolViolation::Unexpected),
@@ -242,7 +240,7 @@ fn finish_pairing(
     prover: &Prover,
     request: &PairRequest,
     kdf: &KdfParams,
-    channel: &mut Channel,
+    channel: &mut Core,
     body: &[u8],
     records_per_key: u64,
 ) -> Result<(), Failure> {
@@ -274,7 +272,7 @@ fn finish_resume(
     x: &NonZeroScalar,
     request: &ResumeRequest,
     bond: &Bond,
-    channel: &mut Channel,
+    channel: &mut Core,
     body: &[u8],
     records_per_key: u64,
 ) -> Result<(), Failure> {

@@ -125,10 +125,12 @@ pub trait Connection: sealed::Parts {
     /// Where the connection stands.
     fn state(&self) -> State;
 
-    /// Takes bytes the peer sent: one ATT value (a host's notification of
-    /// Outbound, a device's write of Inbound), at most
-    /// [`MAX_INPUT_LEN`] bytes. Enforces the handshake deadline first.
-    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), InputError>;
+    /// Takes bytes the peer sent (a host's notification of Outbound, a
+    /// device's write of Inbound) and returns how many it took: all of them,
+    /// unless a message completed first. Then read it with
+    /// [`recv`](Self::recv) and give the rest; until then, input gets
+    /// [`InputError::InboxFull`]. Enforces the handshake deadline first.
+    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<usize, InputError>;
 
     /// Fails the handshake with [`Error::Timeout`] if its deadline has
     /// passed at `now`.
@@ -154,19 +156,19 @@ pub trait Connection: sealed::Parts {
     /// `send` and `close`.
     #[must_use = "the bytes taken out must be sent"]
     fn poll_transmit(&mut self, out: &mut [u8]) -> Option<usize> {
-        self.channel_mut().poll_transmit(out)
+        self.channel_mut().core.poll_transmit(out)
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) wants calling next;
     /// `None` while no deadline runs (an open session has none).
     fn poll_timeout(&self) -> Option<Instant> {
-        self.channel().poll_timeout()
+        self.channel().core.poll_timeout()
     }
 
     /// The next event.
     #[must_use = "an event taken out is gone"]
     fn poll_event(&mut self) -> Option<Event> {
-        self.channel_mut().poll_event()
+        self.channel_mut().core.poll_event()
     }
 
     /// The next received message, or `None`.
@@ -178,29 +180,31 @@ pub trait Connection: sealed::Parts {
     /// Sends one message of at most [`MAX_MESSAGE_LEN`] bytes as one
     /// record; it goes out on the next `poll_transmit`. A host may send as
     /// soon as the device has proved itself (before the device has seen
-    /// the host's proof: 0.5-RTT data); a device once the host has.
+    /// the host's proof: 0.5-RTT data); a device once the host has. The
+    /// queue holds one record of the largest size: `QueueFull` means
+    /// drain `poll_transmit` first.
     fn send(&mut self, message: &[u8]) -> Result<(), SendError> {
-        self.channel_mut().send(message)
+        self.channel_mut().core.send(message)
     }
 
     /// Ends the session with an authenticated close, which goes out on the
     /// next `poll_transmit`.
     fn close(&mut self, reason: u8) -> Result<(), SendError> {
-        self.channel_mut().close(reason)
+        self.channel_mut().core.close(reason)
     }
 
     /// What the session is between, once it has opened.
     fn session(&self) -> Option<SessionInfo> {
-        self.channel().info()
+        self.channel().core.info()
     }
 
     /// Whether messages can be sent.
     fn is_open(&self) -> bool {
-        self.channel().is_open()
+        self.channel().core.is_open()
     }
 
     /// Whether the connection has ended (closed or failed).
     fn is_closed(&self) -> bool {
-        self.channel().is_closed()
+        self.channel().core.is_closed()
     }
 }

@@ -348,11 +348,6 @@ impl Keys {
         &self.shared
     }
 
-    /// Checks a received `confirmP` in constant time.
-    pub fn verify_confirm_p(&self, received: &[u8; 32]) -> bool {
-        self.confirm_p.ct_eq(received).into()
-    }
-
     /// Checks a received `confirmV` in constant time.
     pub fn verify_confirm_v(&self, received: &[u8; 32]) -> bool {
         self.confirm_v.ct_eq(received).into()
@@ -547,7 +542,7 @@ mod tests {
             respond(&right.verifier(), &ids, &y, prover.share()).unwrap();
         let prover_keys = prover.finish(&ids, &share_v).unwrap();
         assert!(!prover_keys.verify_confirm_v(verifier_keys.confirm_v()));
-        assert!(!verifier_keys.verify_confirm_p(prover_keys.confirm_p()));
+        assert_ne!(verifier_keys.confirm_p(), prover_keys.confirm_p());
         assert_ne!(prover_keys.shared_key(), verifier_keys.shared_key());
     }
 

@@ -21,10 +21,6 @@ impl Frame {
     pub fn body(&self) -> &[u8] {
         &self.body[..self.header.body_len]
     }
-
-    pub(crate) fn body_mut(&mut self) -> &mut [u8] {
-        &mut self.body[..self.header.body_len]
-    }
 }
 
 impl Drop for Frame {
@@ -37,9 +33,9 @@ impl Drop for Frame {
 /// values cut anywhere, holding at most one frame.
 pub struct Deframer {
     header: [u8; FRAME_HEADER_LEN],
-    header_filled: usize,
+    header_filled: u8,
     body: [u8; MAX_BODY_LEN],
-    body_filled: usize,
+    body_filled: u16,
 }
 
 impl Default for Deframer {
@@ -60,34 +56,56 @@ impl Deframer {
     }
 
     /// Consumes bytes from the front of `input` until a frame completes or
-    /// the input ends. A header with an unknown type or a length its type
-    /// forbids is rejected before any of its body is buffered; the stream
-    /// cannot be read past it.
+    /// the input ends, and returns a copy of the frame. A header with an
+    /// unknown type or a length its type forbids is rejected before any of
+    /// its body is buffered; the stream cannot be read past it.
     pub fn read(&mut self, input: &mut &[u8]) -> Result<Option<Frame>, DecodeError> {
-        while self.header_filled < FRAME_HEADER_LEN {
-            let Some((&byte, rest)) = input.split_first() else {
-                return Ok(None);
-            };
-            self.header[self.header_filled] = byte;
-            self.header_filled += 1;
-            *input = rest;
-        }
-        let header = FrameHeader::decode(self.header)?;
-        let take = (header.body_len - self.body_filled).min(input.len());
-        self.body[self.body_filled..self.body_filled + take].copy_from_slice(&input[..take]);
-        self.body_filled += take;
-        *input = &input[take..];
-        if self.body_filled < header.body_len {
+        let Some(header) = self.fill(input)? else {
             return Ok(None);
-        }
+        };
         let frame = Frame {
             header,
             body: self.body,
         };
         self.body[..header.body_len].zeroize();
+        Ok(Some(frame))
+    }
+
+    /// As [`read`](Self::read), but the completed frame's body stays here,
+    /// in [`body_mut`](Self::body_mut), until the next call: records are
+    /// decrypted in place, and no copy of a frame is made.
+    pub(crate) fn fill(&mut self, input: &mut &[u8]) -> Result<Option<FrameHeader>, DecodeError> {
+        while usize::from(self.header_filled) < FRAME_HEADER_LEN {
+            let Some((&byte, rest)) = input.split_first() else {
+                return Ok(None);
+            };
+            self.header[usize::from(self.header_filled)] = byte;
+            self.header_filled += 1;
+            *input = rest;
+        }
+        let header = FrameHeader::decode(self.header)?;
+        let filled = usize::from(self.body_filled);
+        let take = (header.body_len - filled).min(input.len());
+        self.body[filled..filled + take].copy_from_slice(&input[..take]);
+        // At most MAX_BODY_LEN, checked by the header.
+        self.body_filled = (filled + take) as u16;
+        *input = &input[take..];
+        if usize::from(self.body_filled) < header.body_len {
+            return Ok(None);
+        }
         self.header_filled = 0;
         self.body_filled = 0;
-        Ok(Some(frame))
+        Ok(Some(header))
+    }
+
+    /// The body of the frame [`fill`](Self::fill) completed last.
+    pub(crate) fn body_mut(&mut self, header: &FrameHeader) -> &mut [u8] {
+        &mut self.body[..header.body_len]
+    }
+
+    /// The whole body buffer, where the last frame's body begins.
+    pub(crate) fn buffer_mut(&mut self) -> &mut [u8; MAX_BODY_LEN] {
+        &mut self.body
     }
 
     /// Whether a frame has begun and not ended.

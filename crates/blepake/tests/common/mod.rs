@@ -103,6 +103,7 @@ impl Seen {
             match output {
                 Output::Event(event) => self.events.push(event),
                 Output::Message(message) => self.messages.push(message.to_vec()),
+                _ => {}
             }
             while conn.is_open() {
                 let Some(message) = self.outbox.front() else {

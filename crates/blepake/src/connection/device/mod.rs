@@ -17,7 +17,7 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use super::bond::Bond;
-use super::channel::Channel;
+use super::channel::{Channel, Core};
 use super::handshake::{self, ResumeKeys};
 use super::record::MAX_RECORDS_PER_KEY;
 use super::{Connection, Event, Mode, Role, SessionInfo, State, sealed};
@@ -29,9 +29,11 @@ use crate::provisioning::{DeviceRecord, SetupInfo};
 use crate::storage::Storage;
 use crate::time::Instant;
 use crate::wire::{
-    self, Alert, BINDER_LEN, Frame, FrameType, PairRequest, PairResponse, RequestHead,
+    self, Alert, BINDER_LEN, CONFIRM_LEN, FrameType, PairRequest, PairResponse, RequestHead,
     ResumeRequest, ResumeResponse,
 };
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 mod attempts;
 mod bonds;
@@ -168,10 +170,67 @@ struct Lock {
     expires: Instant,
 }
 
+/// The policy as a device keeps it, times in milliseconds: a third of the
+/// size of [`DevicePolicy`].
+#[derive(Clone, Copy)]
+struct Limits {
+    max_failures: u16,
+    free_attempts: u16,
+    backoff_base_ms: u32,
+    backoff_max_ms: u32,
+    request_timeout_ms: u32,
+    handshake_timeout_ms: u32,
+    pairing_window_ms: u32,
+    records_per_key: u32,
+    keep_bonds: bool,
+    max_bonds: u8,
+}
+
+fn millis(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+fn later(now: Instant, ms: u32) -> Instant {
+    now + Duration::from_millis(u64::from(ms))
+}
+
+impl From<DevicePolicy> for Limits {
+    fn from(policy: DevicePolicy) -> Self {
+        Self {
+            max_failures: policy.max_failures,
+            free_attempts: policy.free_attempts,
+            backoff_base_ms: millis(policy.backoff_base),
+            backoff_max_ms: millis(policy.backoff_max),
+            request_timeout_ms: millis(policy.request_timeout),
+            handshake_timeout_ms: millis(policy.handshake_timeout),
+            pairing_window_ms: millis(policy.pairing_window),
+            records_per_key: u32::try_from(policy.records_per_key).unwrap_or(u32::MAX),
+            keep_bonds: policy.keep_bonds,
+            max_bonds: policy.max_bonds,
+        }
+    }
+}
+
+/// What a device needs once it has answered a request: the confirmation
+/// it expects and the session's root secret. Zeroized on drop.
+struct Expected {
+    confirmation: [u8; CONFIRM_LEN],
+    root: [u8; 32],
+    host_id: HostId,
+    mode: Mode,
+}
+
+impl Drop for Expected {
+    fn drop(&mut self) {
+        self.confirmation.zeroize();
+        self.root.zeroize();
+    }
+}
+
 enum DeviceState {
     Idle,
-    AwaitPairConfirm { keys: Keys, host_id: HostId },
-    AwaitResumeFinish { keys: ResumeKeys, host_id: HostId },
+    /// Answered; waits for the host's confirmation.
+    Answered(Expected),
     Done,
 }
 
@@ -184,18 +243,20 @@ struct Link {
 /// What every link of a device shares.
 struct Shared<S: Storage, R> {
     record: DeviceRecord,
-    policy: DevicePolicy,
+    policy: Limits,
     storage: S,
     rng: R,
     attempts: Attempts,
     /// Until when a person opened the pairing window.
     window_until: Option<Instant>,
     /// Bonds in the table; the window stays open while there are none.
-    bonds_held: usize,
+    bonds_held: u8,
     /// The one pairing at a time.
     lock: Option<Lock>,
-    replays: [Option<[u8; 8]>; REPLAY_CACHE_LEN],
-    next_replay: usize,
+    /// The first 8 bytes of recent resume binders, `replays_held` of them.
+    replays: [[u8; 8]; REPLAY_CACHE_LEN],
+    replays_held: u8,
+    next_replay: u8,
     storage_error: Option<S::Error>,
 }
 
@@ -225,18 +286,20 @@ impl<S: Storage, R: CryptoRngCore, const LINKS: usize> Device<S, R, LINKS> {
         now: Instant,
     ) -> Self {
         let attempts = Attempts::load(&mut storage, policy.max_failures, now);
-        let bonds_held = Bonds::read(&mut storage, policy.max_bonds).len();
+        // At most MAX_BONDS.
+        let bonds_held = Bonds::read(&mut storage, policy.max_bonds).len() as u8;
         Self {
             shared: Shared {
                 record,
-                policy,
+                policy: policy.into(),
                 storage,
                 rng,
                 attempts,
                 window_until: None,
                 bonds_held,
                 lock: None,
-                replays: [None; REPLAY_CACHE_LEN],
+                replays: [[0; 8]; REPLAY_CACHE_LEN],
+                replays_held: 0,
                 next_replay: 0,
                 storage_error: None,
             },
@@ -258,7 +321,7 @@ impl<S: Storage, R: CryptoRngCore, const LINKS: usize> Device<S, R, LINKS> {
         let id = LinkId(self.next_id);
         *slot = Some(Link {
             id,
-            channel: Channel::new(now + self.shared.policy.request_timeout),
+            channel: Channel::new(later(now, self.shared.policy.request_timeout_ms)),
             state: DeviceState::Idle,
         });
         Ok(id)
@@ -320,7 +383,7 @@ impl<S: Storage, R: CryptoRngCore, const LINKS: usize> Device<S, R, LINKS> {
     pub fn open_pairing_window(&mut self, now: Instant) -> Result<(), S::Error> {
         let shared = &mut self.shared;
         shared.attempts.clear(&mut shared.storage)?;
-        shared.window_until = Some(now + shared.policy.pairing_window);
+        shared.window_until = Some(later(now, shared.policy.pairing_window_ms));
         Ok(())
     }
 
@@ -375,20 +438,19 @@ impl<S: Storage, R> Shared<S, R> {
     }
 
     fn count_bonds(&mut self) {
-        self.bonds_held = Bonds::read(&mut self.storage, self.policy.max_bonds).len();
+        // At most MAX_BONDS.
+        self.bonds_held = Bonds::read(&mut self.storage, self.policy.max_bonds).len() as u8;
     }
 
     /// Whether a pairing may start now: not locked out, not backing off.
     fn pairing_allowed(&self, now: Instant) -> Result<(), Alert> {
-        if self.attempts.failures() >= self.policy.max_failures {
+        let policy = &self.policy;
+        if self.attempts.failures() >= policy.max_failures {
             return Err(Alert::Locked);
         }
-        let policy = &self.policy;
-        match self.attempts.wait_until(
-            policy.free_attempts,
-            policy.backoff_base,
-            policy.backoff_max,
-        ) {
+        let base = Duration::from_millis(policy.backoff_base_ms.into());
+        let max = Duration::from_millis(policy.backoff_max_ms.into());
+        match self.attempts.wait_until(policy.free_attempts, base, max) {
             Some(allowed_at) if now < allowed_at => Err(Alert::Unavailable {
                 retry_after_secs: seconds_until(now, allowed_at),
             }),
@@ -408,7 +470,7 @@ impl<S: Storage, R> Shared<S, R> {
         }
         self.lock = Some(Lock {
             link,
-            expires: now + self.policy.handshake_timeout,
+            expires: later(now, self.policy.handshake_timeout_ms),
         });
         Ok(())
     }
@@ -423,11 +485,12 @@ impl<S: Storage, R> Shared<S, R> {
     fn seen_before(&mut self, binder: &[u8; BINDER_LEN]) -> bool {
         let mut tag = [0; 8];
         tag.copy_from_slice(&binder[..8]);
-        if self.replays.contains(&Some(tag)) {
+        if self.replays[..usize::from(self.replays_held)].contains(&tag) {
             return true;
         }
-        self.replays[self.next_replay] = Some(tag);
-        self.next_replay = (self.next_replay + 1) % REPLAY_CACHE_LEN;
+        self.replays[usize::from(self.next_replay)] = tag;
+        self.next_replay = (self.next_replay + 1) % REPLAY_CACHE_LEN as u8;
+        self.replays_held = (self.replays_held + 1).min(REPLAY_CACHE_LEN as u8);
         false
     }
 }
@@ -446,8 +509,9 @@ impl<S: Storage, R: CryptoRngCore> DeviceLink<'_, S, R> {
     /// Ends the handshake's hold on the device once the session is open or
     /// the link has ended.
     fn settle(&mut self) {
-        if self.link.channel.is_open() || self.link.channel.is_closed() {
-            if self.link.channel.is_closed() {
+        let core = &self.link.channel.core;
+        if core.is_open() || core.is_closed() {
+            if core.is_closed() {
                 self.link.state = DeviceState::Done;
             }
             self.shared.unlock(self.link.id);
@@ -471,36 +535,41 @@ impl<S: Storage, R: CryptoRngCore> Connection for DeviceLink<'_, S, R> {
     }
 
     fn state(&self) -> State {
-        match self.link.state {
-            _ if self.link.channel.is_closed() => State::Closed,
-            _ if self.link.channel.is_open() => State::Open,
+        let core = &self.link.channel.core;
+        match &self.link.state {
+            _ if core.is_closed() => State::Closed,
+            _ if core.is_open() => State::Open,
             DeviceState::Idle => State::AwaitingRequest,
-            DeviceState::AwaitPairConfirm { .. } => State::Pairing,
-            DeviceState::AwaitResumeFinish { .. } => State::Resuming,
+            DeviceState::Answered(expected) if expected.mode == Mode::Paired => State::Pairing,
+            DeviceState::Answered(_) => State::Resuming,
             DeviceState::Done => State::Closed,
         }
     }
 
-    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), InputError> {
+    fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<usize, InputError> {
         let (shared, link) = (&mut *self.shared, &mut *self.link);
         let (id, state) = (link.id, &mut link.state);
-        let result = link.channel.handle_input(data, now, |channel, frame| {
-            if let Err((error, alert)) = on_handshake(id, state, shared, channel, frame, now) {
-                *state = DeviceState::Done;
-                channel.fail(error, alert);
-            }
-        });
+        let result = link
+            .channel
+            .handle_input(data, now, |core, frame_type, body| {
+                if let Err((error, alert)) =
+                    on_handshake(id, state, shared, core, frame_type, body, now)
+                {
+                    *state = DeviceState::Done;
+                    core.fail(error, alert);
+                }
+            });
         self.settle();
         result
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.link.channel.check_deadline(now);
+        self.link.channel.core.check_deadline(now);
         self.settle();
     }
 
     fn handle_disconnect(&mut self) {
-        self.link.channel.disconnect();
+        self.link.channel.core.disconnect();
         self.settle();
     }
 }
@@ -521,87 +590,70 @@ const INVALID_POINT: Failure = (
     Some(Alert::ProtocolError),
 );
 
-const WRONG_CONFIRMATION: Failure = (
-    Error::AuthenticationFailed,
-    Some(Alert::AuthenticationFailed),
-);
-
 fn on_handshake<S: Storage, R: CryptoRngCore>(
     id: LinkId,
     state: &mut DeviceState,
     shared: &mut Shared<S, R>,
-    channel: &mut Channel,
-    frame: &Frame,
+    core: &mut Core,
+    frame_type: FrameType,
+    body: &[u8],
     now: Instant,
 ) -> Result<(), Failure> {
-    let deadline = now + shared.policy.handshake_timeout;
-    match (
-        core::mem::replace(state, DeviceState::Done),
-        frame.header().frame_type,
-    ) {
+    match (core::mem::replace(state, DeviceState::Done), frame_type) {
         (DeviceState::Idle, FrameType::PairRequest) => {
-            check_request_version(frame.body())?;
-            let request = PairRequest::decode(frame.body()).map_err(malformed)?;
+            check_request_version(body)?;
+            let request = PairRequest::decode(body).map_err(malformed)?;
             let (keys, share_v) = start_pairing(id, shared, &request, now)?;
             let response = PairResponse {
                 share_v,
                 confirm_v: *keys.confirm_v(),
             };
-            channel.queue_frame(FrameType::PairResponse, &response.encode());
-            *state = DeviceState::AwaitPairConfirm {
-                keys,
+            core.queue_frame(FrameType::PairResponse, &response.encode());
+            *state = DeviceState::Answered(Expected {
+                confirmation: *keys.confirm_p(),
+                root: *keys.shared_key(),
                 host_id: request.head.host_id,
-            };
-            channel.set_deadline(deadline);
-            Ok(())
-        }
-        (DeviceState::AwaitPairConfirm { keys, host_id }, FrameType::PairConfirm) => {
-            let confirm = wire::decode_confirm(frame.body()).map_err(malformed)?;
-            if !keys.verify_confirm_p(&confirm) {
-                return Err(WRONG_CONFIRMATION);
-            }
-            finish_pairing(shared, channel, &keys, host_id);
-            Ok(())
+                mode: Mode::Paired,
+            });
         }
         (DeviceState::Idle, FrameType::ResumeRequest) => {
-            check_request_version(frame.body())?;
-            let request = ResumeRequest::decode(frame.body()).map_err(malformed)?;
+            check_request_version(body)?;
+            let request = ResumeRequest::decode(body).map_err(malformed)?;
             let (keys, ephemeral) = start_resume(shared, &request)?;
             let confirm = keys.device_confirmation();
-            channel.queue_frame(
+            core.queue_frame(
                 FrameType::ResumeResponse,
                 &ResumeResponse { ephemeral, confirm }.encode(),
             );
-            *state = DeviceState::AwaitResumeFinish {
-                keys,
+            *state = DeviceState::Answered(Expected {
+                confirmation: keys.host_confirmation(),
+                root: keys.session_root,
                 host_id: request.head.host_id,
-            };
-            channel.set_deadline(deadline);
-            Ok(())
-        }
-        (DeviceState::AwaitResumeFinish { keys, host_id }, FrameType::ResumeFinish) => {
-            let confirm = wire::decode_confirm(frame.body()).map_err(malformed)?;
-            if !keys.verify_host_confirmation(&confirm) {
-                return Err(WRONG_CONFIRMATION);
-            }
-            let info = SessionInfo {
-                device_id: shared.record.device_id,
-                host_id,
                 mode: Mode::Resumed,
-            };
-            channel.open(
-                &keys.session_root,
-                Role::Device,
-                shared.policy.records_per_key,
-                info,
-            );
-            Ok(())
+            });
         }
-        _ => Err((
-            Error::Protocol(ProtocolViolation::Unexpected),
-            Some(Alert::ProtocolError),
-        )),
+        (DeviceState::Answered(expected), FrameType::PairConfirm | FrameType::ResumeFinish)
+            if (frame_type == FrameType::PairConfirm) == (expected.mode == Mode::Paired) =>
+        {
+            let confirmation = wire::decode_confirm(body).map_err(malformed)?;
+            if !bool::from(expected.confirmation.ct_eq(&confirmation)) {
+                return Err((
+                    Error::AuthenticationFailed,
+                    Some(Alert::AuthenticationFailed),
+                ));
+            }
+            finish(shared, core, &expected);
+            return Ok(());
+        }
+        _ => {
+            return Err((
+                Error::Protocol(ProtocolViolation::Unexpected),
+                Some(Alert::ProtocolError),
+            ));
+        }
     }
+    core.set_deadline(later(now, shared.policy.handshake_timeout_ms));
+    Ok(())
 }
 
 /// The version rule, applied before the rest of a request is read: its
@@ -648,42 +700,41 @@ fn start_pairing<S: Storage, R: CryptoRngCore>(
     Ok((keys, group::encode_compressed(&share_v)))
 }
 
-/// A verified pairing: the count is cleared, the window closes, the
-/// session opens and the bond is stored (over the host's old one).
-fn finish_pairing<S: Storage, R>(
-    shared: &mut Shared<S, R>,
-    channel: &mut Channel,
-    keys: &Keys,
-    host_id: HostId,
-) {
+/// A verified confirmation opens the session. After a pairing, the count
+/// is cleared, the window closes and the bond is stored (over the host's
+/// old one).
+fn finish<S: Storage, R>(shared: &mut Shared<S, R>, core: &mut Core, expected: &Expected) {
+    let device_id = shared.record.device_id;
+    let info = SessionInfo {
+        device_id,
+        host_id: expected.host_id,
+        mode: expected.mode,
+    };
+    core.open(
+        &expected.root,
+        Role::Device,
+        u64::from(shared.policy.records_per_key),
+        info,
+    );
+    if expected.mode == Mode::Resumed {
+        return;
+    }
     // A failed clear leaves the count raised: the safe direction.
     if let Err(error) = shared.attempts.clear(&mut shared.storage) {
         shared.storage_error = Some(error);
     }
     shared.window_until = None;
-    let device_id = shared.record.device_id;
-    let info = SessionInfo {
-        device_id,
-        host_id,
-        mode: Mode::Paired,
-    };
-    channel.open(
-        keys.shared_key(),
-        Role::Device,
-        shared.policy.records_per_key,
-        info,
-    );
     if !shared.policy.keep_bonds {
         return;
     }
-    let bond = Bond::from_pairing(device_id, host_id, keys.shared_key());
+    let bond = Bond::from_pairing(device_id, expected.host_id, &expected.root);
     match bonds::store(
         &mut shared.storage,
         shared.policy.max_bonds,
-        host_id,
+        expected.host_id,
         &bond.secret,
     ) {
-        Ok(()) => channel.push_event(Event::Bonded(bond)),
+        Ok(()) => core.push_event(Event::Bonded(bond)),
         // The pairing still succeeds, without a bond (PROTOCOL.md §8.1).
         Err(error) => shared.storage_error = Some(error),
     }
