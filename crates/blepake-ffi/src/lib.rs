@@ -626,6 +626,25 @@ fn send_code(result: Result<(), SendError>) -> i32 {
     }
 }
 
+/// Sends `message` on `conn`; `missing` when there is no connection.
+fn send_on(conn: Option<&mut dyn Connection>, message: Option<&[u8]>, missing: i32) -> i32 {
+    match (conn, message) {
+        (Some(conn), Some(message)) => send_code(conn.send(message)),
+        (_, None) => BLEPAKE_INVALID_ARGUMENT,
+        (None, _) => missing,
+    }
+}
+
+/// Closes `conn` with `reason`; `missing` when there is no connection.
+fn close_on(conn: Option<&mut dyn Connection>, reason: u8, missing: i32) -> i32 {
+    conn.map_or(missing, |conn| send_code(conn.close(reason)))
+}
+
+/// A deadline in milliseconds, or -1 for none.
+fn timeout_ms(at: Option<Instant>) -> i64 {
+    at.map_or(-1, |at| i64::try_from(at.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Inside a callback: sends one message on the connection it was given.
 ///
 /// # Safety
@@ -638,11 +657,8 @@ pub unsafe extern "C" fn blepake_conn_send(
     len: usize,
 ) -> i32 {
     // SAFETY: by the caller's contract.
-    let (Some(conn), Some(message)) = (unsafe { self::conn(conn) }, unsafe { bytes(message, len) })
-    else {
-        return BLEPAKE_INVALID_ARGUMENT;
-    };
-    send_code(conn.send(message))
+    let (conn, message) = unsafe { (self::conn(conn), bytes(message, len)) };
+    send_on(conn, message, BLEPAKE_INVALID_ARGUMENT)
 }
 
 /// Inside a callback: closes the session it was given, with `reason`.
@@ -652,10 +668,11 @@ pub unsafe extern "C" fn blepake_conn_send(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn blepake_conn_close(conn: *mut blepake_conn, reason: u8) -> i32 {
     // SAFETY: by the caller's contract.
-    let Some(conn) = (unsafe { self::conn(conn) }) else {
-        return BLEPAKE_INVALID_ARGUMENT;
-    };
-    send_code(conn.close(reason))
+    close_on(
+        unsafe { self::conn(conn) },
+        reason,
+        BLEPAKE_INVALID_ARGUMENT,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -885,14 +902,11 @@ pub unsafe extern "C" fn blepake_device_send(
     len: usize,
 ) -> i32 {
     // SAFETY: by the caller's contract.
-    let (Some(device), Some(message)) = (unsafe { device(dev) }, unsafe { bytes(message, len) })
-    else {
+    let (Some(device), message) = (unsafe { device(dev) }, unsafe { bytes(message, len) }) else {
         return BLEPAKE_INVALID_ARGUMENT;
     };
-    match device.link(LinkId::from_raw(link)) {
-        Some(mut link) => send_code(link.send(message)),
-        None => BLEPAKE_UNKNOWN_LINK,
-    }
+    let mut link = device.link(LinkId::from_raw(link));
+    send_on(link.as_mut().map(|l| l as _), message, BLEPAKE_UNKNOWN_LINK)
 }
 
 /// Closes the session on `link` with `reason`; `blepake_device_ready` sends
@@ -910,10 +924,8 @@ pub unsafe extern "C" fn blepake_device_close(
     let Some(device) = (unsafe { device(dev) }) else {
         return BLEPAKE_INVALID_ARGUMENT;
     };
-    match device.link(LinkId::from_raw(link)) {
-        Some(mut link) => send_code(link.close(reason)),
-        None => BLEPAKE_UNKNOWN_LINK,
-    }
+    let mut link = device.link(LinkId::from_raw(link));
+    close_on(link.as_mut().map(|l| l as _), reason, BLEPAKE_UNKNOWN_LINK)
 }
 
 /// When `blepake_device_timer` wants calling for `link`, in milliseconds
@@ -927,7 +939,7 @@ pub unsafe extern "C" fn blepake_device_next_timeout(dev: *mut blepake_device, l
     let timeout = unsafe { device(dev) }
         .and_then(|device| device.link(LinkId::from_raw(link)))
         .and_then(|link| link.poll_timeout());
-    timeout.map_or(-1, |at| i64::try_from(at.as_millis()).unwrap_or(i64::MAX))
+    timeout_ms(timeout)
 }
 
 /// Where `link` stands (`BLEPAKE_STATE_*`); 0 for no such link.
@@ -1285,12 +1297,12 @@ pub unsafe extern "C" fn blepake_host_send(
     len: usize,
 ) -> i32 {
     // SAFETY: by the caller's contract.
-    let (Some(connection), Some(message)) =
-        (unsafe { self::host(host) }, unsafe { bytes(message, len) })
-    else {
-        return BLEPAKE_INVALID_ARGUMENT;
-    };
-    send_code(connection.send(message))
+    let (connection, message) = unsafe { (self::host(host), bytes(message, len)) };
+    send_on(
+        connection.map(|c| c as _),
+        message,
+        BLEPAKE_INVALID_ARGUMENT,
+    )
 }
 
 /// Closes the session with `reason`; `blepake_host_ready` sends the close.
@@ -1300,10 +1312,8 @@ pub unsafe extern "C" fn blepake_host_send(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn blepake_host_close(host: *mut blepake_host, reason: u8) -> i32 {
     // SAFETY: by the caller's contract.
-    let Some(connection) = (unsafe { self::host(host) }) else {
-        return BLEPAKE_INVALID_ARGUMENT;
-    };
-    send_code(connection.close(reason))
+    let connection = unsafe { self::host(host) };
+    close_on(connection.map(|c| c as _), reason, BLEPAKE_INVALID_ARGUMENT)
 }
 
 /// When `blepake_host_timer` wants calling, in milliseconds; -1 for never.
@@ -1313,9 +1323,7 @@ pub unsafe extern "C" fn blepake_host_close(host: *mut blepake_host, reason: u8)
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn blepake_host_next_timeout(host: *mut blepake_host) -> i64 {
     // SAFETY: by the caller's contract.
-    unsafe { self::host(host) }
-        .and_then(|connection| connection.poll_timeout())
-        .map_or(-1, |at| i64::try_from(at.as_millis()).unwrap_or(i64::MAX))
+    timeout_ms(unsafe { self::host(host) }.and_then(|connection| connection.poll_timeout()))
 }
 
 /// Where the connection stands (`BLEPAKE_STATE_*`); 0 if not started.

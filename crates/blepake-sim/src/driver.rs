@@ -145,18 +145,31 @@ fn instant(epoch: Instant, at_us: u64) -> Instant {
     Instant::from_millis(epoch.as_millis() + at_us / 1000)
 }
 
-/// The host's side of the link: writes Inbound, subscribes to Outbound.
-struct HostTransport<'a> {
+/// One side's part of the link, for one pump step.
+struct SideTransport<'a> {
     link: &'a mut Link,
     epoch: Instant,
-    write: HostWrite,
-    /// Whether the host may write yet.
-    may_write: bool,
     /// Values it may still send in this step.
     budget: usize,
+    side: Side,
 }
 
-impl Transport for HostTransport<'_> {
+enum Side {
+    /// Writes Inbound and subscribes to Outbound.
+    Host {
+        write: HostWrite,
+        /// Whether the host may write yet (its subscription, if waited for).
+        may_write: bool,
+    },
+    /// Notifies Outbound once the host asked.
+    Device {
+        notifying: bool,
+        /// When what the device sends is ready (its CPU time).
+        ready_at_us: u64,
+    },
+}
+
+impl Transport for SideTransport<'_> {
     type Error = crate::SendError;
 
     fn now(&self) -> Instant {
@@ -168,63 +181,56 @@ impl Transport for HostTransport<'_> {
     }
 
     fn can_send(&self) -> bool {
-        self.budget > 0 && self.may_write && self.link.can_send(Role::Central)
-    }
-
-    fn send(&mut self, value: &[u8]) -> Result<(), Self::Error> {
-        self.budget -= 1;
-        let message = match self.write {
-            HostWrite::Command => Message::write_command(value),
-            HostWrite::Request => Message::write_request(value),
+        let (allowed, role) = match self.side {
+            Side::Host { may_write, .. } => (may_write, Role::Central),
+            Side::Device { notifying, .. } => (notifying, Role::Peripheral),
         };
-        self.link
-            .send(Role::Central, message.with_handle(handles::INBOUND))
-    }
-
-    fn subscribe(&mut self) -> Result<(), Self::Error> {
-        self.link.send(
-            Role::Central,
-            Message::write_request(&NOTIFY).with_handle(handles::OUTBOUND_CCCD),
-        )
-    }
-}
-
-/// The device's side of the link: notifies Outbound once the host asked.
-struct DeviceTransport<'a> {
-    link: &'a mut Link,
-    epoch: Instant,
-    notifying: bool,
-    /// When what the device sends is ready (its CPU time).
-    ready_at_us: u64,
-    /// Values it may still send in this step.
-    budget: usize,
-}
-
-impl Transport for DeviceTransport<'_> {
-    type Error = crate::SendError;
-
-    fn now(&self) -> Instant {
-        instant(self.epoch, self.link.now_us())
-    }
-
-    fn max_value_len(&self) -> usize {
-        self.link.config().max_att_value()
-    }
-
-    fn can_send(&self) -> bool {
-        self.budget > 0 && self.notifying && self.link.can_send(Role::Peripheral)
+        self.budget > 0 && allowed && self.link.can_send(role)
     }
 
     fn send(&mut self, value: &[u8]) -> Result<(), Self::Error> {
         self.budget -= 1;
-        let message = Message::notification(value).with_handle(handles::OUTBOUND);
-        self.link
-            .send_at(Role::Peripheral, message, self.ready_at_us)
+        match self.side {
+            Side::Host { write, .. } => {
+                let message = match write {
+                    HostWrite::Command => Message::write_command(value),
+                    HostWrite::Request => Message::write_request(value),
+                };
+                self.link
+                    .send(Role::Central, message.with_handle(handles::INBOUND))
+            }
+            Side::Device { ready_at_us, .. } => {
+                let message = Message::notification(value).with_handle(handles::OUTBOUND);
+                self.link.send_at(Role::Peripheral, message, ready_at_us)
+            }
+        }
     }
 
     fn subscribe(&mut self) -> Result<(), Self::Error> {
-        Ok(())
+        match self.side {
+            Side::Host { .. } => self.link.send(
+                Role::Central,
+                Message::write_request(&NOTIFY).with_handle(handles::OUTBOUND_CCCD),
+            ),
+            Side::Device { .. } => Ok(()),
+        }
     }
+}
+
+/// One pump step of a side with at most `budget` values to send, its log
+/// taking what arrives at `at_us`; returns how many values it sent.
+fn pump_side<C: Connection>(
+    conn: &mut C,
+    log: &mut SideLog,
+    mut transport: SideTransport<'_>,
+    at_us: u64,
+    input: Input<'_>,
+) -> usize {
+    let budget = transport.budget;
+    log.feed(conn);
+    // A send refused by a link gone down shows as its Disconnected event.
+    let _ = pump::step(conn, &mut transport, input, log.callback(at_us));
+    budget - transport.budget
 }
 
 /// A host and a device link joined by a [`Link`].
@@ -472,43 +478,32 @@ impl<'d> Driver<'d> {
     /// One step of the host's pump, sending at most `budget` values;
     /// returns how many it sent.
     fn pump_host_with(&mut self, at_us: u64, input: Input<'_>, budget: usize) -> usize {
-        self.host_log.feed(&mut self.host);
-        let mut transport = HostTransport {
+        let transport = SideTransport {
             link: &mut self.link,
             epoch: self.epoch,
-            write: self.write,
-            may_write: self.subscribe == Subscribe::Pipelined || self.subscription_confirmed,
             budget,
+            side: Side::Host {
+                write: self.write,
+                may_write: self.subscribe == Subscribe::Pipelined || self.subscription_confirmed,
+            },
         };
-        // A send refused by a link gone down shows as its Disconnected event.
-        let _ = pump::step(
-            &mut self.host,
-            &mut transport,
-            input,
-            self.host_log.callback(at_us),
-        );
-        budget - transport.budget
+        pump_side(&mut self.host, &mut self.host_log, transport, at_us, input)
     }
 
     fn pump_device_with(&mut self, at_us: u64, input: Input<'_>, budget: usize) -> usize {
         let Some(mut link) = self.device.link(self.link_id) else {
             return 0;
         };
-        self.device_log.feed(&mut link);
         let ready_at_us = self.link.now_us() + self.device_compute_us;
-        let mut transport = DeviceTransport {
+        let transport = SideTransport {
             link: &mut self.link,
             epoch: self.epoch,
-            notifying: self.notifying,
-            ready_at_us,
             budget,
+            side: Side::Device {
+                notifying: self.notifying,
+                ready_at_us,
+            },
         };
-        let _ = pump::step(
-            &mut link,
-            &mut transport,
-            input,
-            self.device_log.callback(at_us),
-        );
-        budget - transport.budget
+        pump_side(&mut link, &mut self.device_log, transport, at_us, input)
     }
 }
