@@ -1,6 +1,6 @@
 /*
  * Bodies for the Zephyr declarations in ci/include, so that the CI can
- * link the sample with libblepake.a into an image and see every symbol
+ * link the sample with libblepake_ffi.a into an image and see every symbol
  * resolve. They do nothing useful: the image is built, never run.
  */
 #include <stdarg.h>
