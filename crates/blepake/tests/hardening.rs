@@ -247,6 +247,24 @@ fn removing_a_link_mid_handshake_releases_the_device_at_once() {
 }
 
 #[test]
+fn an_ended_link_that_was_never_removed_gives_up_its_slot() {
+    // A binding that forgets to remove a dead link does not lock the
+    // device out of its next connection; a live link keeps its slot.
+    let mut device: TestDevice = device(DevicePolicy::default(), MemoryStorage::default(), T0);
+    let first = device.accept(T0).unwrap();
+    assert_eq!(device.accept(T0), Err(blepake::LinkError::NoFreeSlot));
+    device.link(first).unwrap().handle_disconnect();
+    let second = device.accept(T0).unwrap();
+    assert!(device.link(first).is_none());
+    let pipe = pair(&mut device, 1, 1, T0);
+    assert!(pipe.host.is_open());
+    assert!(
+        device.link(second).is_none(),
+        "the pipe's pairing took the slot"
+    );
+}
+
+#[test]
 fn a_message_sent_after_any_call_goes_out_on_the_next_transmit() {
     // The order a hand-written loop might take: drain transmits, then
     // events, sending on Connected. The message still leaves on the next

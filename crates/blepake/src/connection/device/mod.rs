@@ -310,13 +310,21 @@ impl<S: Storage, R: CryptoRngCore, const LINKS: usize> Device<S, R, LINKS> {
 
     /// Takes a new BLE link; it has
     /// [`request_timeout`](DevicePolicy::request_timeout) to deliver a
-    /// complete request.
+    /// complete request. When every slot is taken, a link that has ended
+    /// (closed or failed) but was never removed gives up its slot.
     pub fn accept(&mut self, now: Instant) -> Result<LinkId, LinkError> {
-        let slot = self
-            .links
-            .iter_mut()
-            .find(|slot| slot.is_none())
-            .ok_or(LinkError::NoFreeSlot)?;
+        let free = self.links.iter().position(Option::is_none);
+        let ended = || {
+            self.links.iter().position(|slot| {
+                slot.as_ref()
+                    .is_some_and(|link| link.channel.core.is_closed())
+            })
+        };
+        let index = free.or_else(ended).ok_or(LinkError::NoFreeSlot)?;
+        if let Some(old) = self.links[index].take() {
+            self.shared.unlock(old.id);
+        }
+        let slot = &mut self.links[index];
         self.next_id = self.next_id.wrapping_add(1);
         let id = LinkId(self.next_id);
         *slot = Some(Link {
