@@ -2,8 +2,9 @@
 """Drives two peer.py processes against each other through the line protocol.
 
 It checks peer.py itself and shows how another implementation's test can drive a peer:
-pairing from a QR payload, messages both ways (0.5-RTT included), a key update, Close, then a
-resume with the bond that pairing reported. Run: python3 peer_loopback.py
+pairing from a QR payload, messages both ways (0.5-RTT included), a key update, Close, a resume
+with the bond that pairing reported, its replay refused, the closed pairing window and the
+button. Run: python3 peer_loopback.py
 """
 
 import os
@@ -21,6 +22,7 @@ class Peer:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.events = []
         self.pending_out = []
+        self.status = None
         self._collect()
 
     def _collect(self):
@@ -36,6 +38,8 @@ class Peer:
                 self.pending_out.append(bytes.fromhex(line[4:]))
             elif line.startswith("EVENT "):
                 self.events.append(line[6:])
+            elif line.startswith("STATUS "):
+                self.status = line[7:]
             else:
                 raise RuntimeError(f"unexpected line from peer: {line}")
 
@@ -79,9 +83,10 @@ def main():
         if not condition:
             print(f"FAIL {name}")
 
-    code, info, record = ref.provision(memory_kib=1024, iterations=1, parallelism=1)
+    password, info, record = ref.provision(memory_kib=1024, iterations=1, parallelism=1)
+    payload = ref.encode_qr_payload(info, password)
     device = Peer("device", "--record", record.encode().hex())
-    host = Peer("host", "--setup-payload", ref.encode_qr_payload(info, code))
+    host = Peer("host", "--setup-payload", payload)
     host.command("SEND 6561726c79")
     exchange(host, device)
     h_events, d_events = host.take_events(), device.take_events()
@@ -105,12 +110,34 @@ def main():
     device.quit()
     host.quit()
 
-    _, device_id, host_id, secret = bonds[0].split()
-    device = Peer("device", "--record", record.encode().hex(), "--bond", f"{host_id}:{secret}")
-    host = Peer("host", "--bond", device_id + host_id + secret)
+    bond = bonds[0].split()[1]
+    device = Peer("device", "--record", record.encode().hex(), "--bond", bond)
+    host = Peer("host", "--bond", bond)
+    request = host.pending_out[:]
     exchange(host, device)
     check(host.take_events() == ["CONNECTED resumed"] and
           device.take_events() == ["CONNECTED resumed"], "resumed with the reported bond")
+    device.command("CONNECT")
+    device.command("IN " + b"".join(request).hex())
+    check(device.take_events() == ["FAILED sent:ResumeRejected"]
+          and device.take_out() == bytes([0x70, 0x01, ref.RESUME_REJECTED]),
+          "a replayed resume is refused")
+
+    device.command("CONNECT")
+    pairing = Peer("host", "--setup-payload", payload)
+    exchange(pairing, device)
+    check(pairing.take_events() == ["FAILED received:PairingClosed"], "a bonded device is closed")
+    pairing.quit()
+    device.command("OPEN_WINDOW")
+    device.command("CONNECT")
+    pairing = Peer("host", "--setup-payload", payload, "--previous-bond", bond)
+    exchange(pairing, device)
+    new_bond = [e for e in pairing.take_events() if e.startswith("BONDED ")]
+    device.command("STATUS")
+    check(len(new_bond) == 1 and new_bond[0] != "BONDED " + bond
+          and device.status == f"failures=0 window=closed bonds={bond[18:34]}",
+          "pairing again with the old host_id replaces the bond and closes the window")
+    pairing.quit()
     host.command("IN 00")
     host.command("IN 00")
     check(host.take_events() == ["FAILED sent:ProtocolError"], "reserved frame type refused")

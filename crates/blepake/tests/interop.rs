@@ -1,7 +1,9 @@
 //! This implementation against an independent one: the Python reference in
 //! `tools/interop`, written from PROTOCOL.md alone, run live as a peer
-//! process. Pairing, 0.5-RTT data, messages both ways, key updates, close,
-//! bonds and resume, and wrong codes, in both roles.
+//! process. Pairing from a code and from a QR secret, 0.5-RTT data, messages
+//! both ways, key updates, close, bonds and resume, replayed resumes, the
+//! closed pairing window, pairing again over an old bond, wrong codes and
+//! malformed alerts, in both roles.
 //!
 //! Needs the Python virtual environment that `scripts/setup` makes.
 
@@ -13,9 +15,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use blepake::pump::{self, Input, Transport};
 use blepake::{
-    Connection, Device, DeviceId, DevicePolicy, DeviceRecord, Error, Event, HostConfig,
-    HostConnection, Instant, KdfAlgorithm, KdfParams, MemoryStorage, Mode, Password, SetupCode,
-    SetupPayload,
+    Bond, Connection, Device, DeviceId, DevicePolicy, DeviceRecord, Error, Event, HostConfig,
+    HostConnection, Instant, KdfAlgorithm, KdfParams, MemoryStorage, Mode, Password, QrSecret,
+    SetupCode, SetupPayload,
 };
 use common::{Seen, TestDevice};
 use rand_chacha::ChaCha20Rng;
@@ -42,7 +44,10 @@ struct Peer {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     out: Vec<u8>,
+    /// Every value we gave the peer, in order.
+    given: Vec<u8>,
     events: Vec<String>,
+    status: Option<String>,
 }
 
 impl Peer {
@@ -68,7 +73,9 @@ impl Peer {
             stdin,
             stdout,
             out: Vec::new(),
+            given: Vec::new(),
             events: Vec::new(),
+            status: None,
         };
         peer.collect();
         peer
@@ -89,6 +96,8 @@ impl Peer {
                 self.out.extend(unhex(bytes));
             } else if let Some(event) = line.strip_prefix("EVENT ") {
                 self.events.push(event.to_owned());
+            } else if let Some(status) = line.strip_prefix("STATUS ") {
+                self.status = Some(status.to_owned());
             } else {
                 panic!("the peer said: {line}");
             }
@@ -113,15 +122,25 @@ impl Peer {
             .collect()
     }
 
-    /// `device_id host_id secret` from the peer's BONDED event.
-    fn bond(&self) -> [Vec<u8>; 3] {
-        let fields = self
+    /// The bond's bytes from the peer's BONDED event.
+    fn bond(&self) -> Vec<u8> {
+        let bond = self
             .events
             .iter()
             .find_map(|e| e.strip_prefix("BONDED "))
             .expect("a bond");
-        let parts: Vec<Vec<u8>> = fields.split(' ').map(unhex).collect();
-        [parts[0].clone(), parts[1].clone(), parts[2].clone()]
+        unhex(bond)
+    }
+
+    /// The peer's output, taken.
+    fn take_out(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The device peer's state line: `failures=N window=... bonds=...`.
+    fn status(&mut self) -> String {
+        self.command("STATUS");
+        self.status.take().expect("a STATUS line")
     }
 }
 
@@ -149,6 +168,7 @@ impl Transport for Peer {
     }
 
     fn send(&mut self, value: &[u8]) -> Result<(), Self::Error> {
+        self.given.extend_from_slice(value);
         self.command(&format!("IN {}", hex(value)));
         Ok(())
     }
@@ -197,11 +217,17 @@ fn record() -> DeviceRecord {
 }
 
 fn our_host(code: &SetupCode, rng_seed: u64) -> HostConnection {
-    let info = record().setup_info();
-    let secrets = info
-        .kdf
-        .derive(&Password::Code(code.clone()), &info.device_id)
-        .unwrap();
+    our_host_for(&record(), &Password::Code(code.clone()), None, rng_seed)
+}
+
+fn our_host_for(
+    record: &DeviceRecord,
+    password: &Password,
+    previous: Option<&Bond>,
+    rng_seed: u64,
+) -> HostConnection {
+    let info = record.setup_info();
+    let secrets = info.kdf.derive(password, &info.device_id).unwrap();
     let config = HostConfig {
         records_per_key: 3,
         ..HostConfig::default()
@@ -209,25 +235,54 @@ fn our_host(code: &SetupCode, rng_seed: u64) -> HostConnection {
     HostConnection::pair(
         &info,
         &secrets,
-        None,
+        previous,
         config,
         &mut ChaCha20Rng::seed_from_u64(rng_seed),
         NOW,
     )
 }
 
+fn our_resume(bond: &Bond, rng_seed: u64) -> HostConnection {
+    HostConnection::resume(
+        bond,
+        HostConfig::default(),
+        &mut ChaCha20Rng::seed_from_u64(rng_seed),
+        NOW,
+    )
+}
+
 fn our_device() -> TestDevice {
+    our_device_with(record())
+}
+
+fn our_device_with(record: DeviceRecord) -> TestDevice {
     let policy = DevicePolicy {
         records_per_key: 3,
         ..DevicePolicy::default()
     };
     Device::new(
-        record(),
+        record,
         policy,
         MemoryStorage::default(),
         ChaCha20Rng::seed_from_u64(3),
         NOW,
     )
+}
+
+/// Runs a new link of our device against the peer; what the link saw.
+fn on_new_link(device: &mut TestDevice, peer: &mut Peer) -> Seen {
+    let id = device.accept(NOW).unwrap();
+    let mut seen = Seen::default();
+    exchange(&mut device.link(id).unwrap(), &mut seen, peer);
+    device.remove(id);
+    seen
+}
+
+/// Runs our host against the peer; what it saw.
+fn run(mut host: HostConnection, peer: &mut Peer) -> Seen {
+    let mut seen = Seen::default();
+    exchange(&mut host, &mut seen, peer);
+    seen
 }
 
 fn messages(prefix: &str, count: usize) -> Vec<Vec<u8>> {
@@ -261,13 +316,9 @@ fn our_host_pairs_talks_and_resumes_with_their_device() {
     exchange(&mut host, &mut seen, &mut peer);
     assert_eq!(seen.messages, messages("from their device", 4));
 
-    // Both derived the same bond.
+    // Both derived the same bond, and its bytes are the same.
     let bond = seen.bond().unwrap();
-    let [device_id, host_id, secret] = peer.bond();
-    assert_eq!(
-        bond.to_bytes()[1..],
-        [device_id, host_id.clone(), secret.clone()].concat()[..]
-    );
+    assert_eq!(peer.bond(), bond.to_bytes());
 
     host.close(7).unwrap();
     exchange(&mut host, &mut Seen::default(), &mut peer);
@@ -275,7 +326,7 @@ fn our_host_pairs_talks_and_resumes_with_their_device() {
     drop(peer);
 
     // A new link to their device, which keeps the bond: one round trip.
-    let bond_arg = format!("{}:{}", hex(&host_id), hex(&secret));
+    let bond_arg = hex(&bond.to_bytes());
     let mut peer = Peer::spawn(&["device", "--record", &record_hex, "--bond", &bond_arg]);
     let mut host = HostConnection::resume(
         &bond,
@@ -329,8 +380,9 @@ fn their_host_pairs_talks_and_resumes_with_our_device() {
     assert_eq!(device.attempts().failures, 0);
     device.remove(id);
 
-    // Their bond (device id, host id, secret) resumes with our device.
-    let bond = peer.bond().concat();
+    // Their bond resumes with our device.
+    let bond = peer.bond();
+    assert!(Bond::from_bytes(&bond).is_ok());
     drop(peer);
     let mut peer = Peer::spawn(&["host", "--bond", &hex(&bond)]);
     peer.command(&format!("SEND {}", hex(b"resumed")));
@@ -374,4 +426,198 @@ fn wrong_codes_fail_on_both_sides_in_both_roles() {
         "{:?}",
         peer.events
     );
+}
+
+#[test]
+fn qr_secrets_pair_in_both_roles() {
+    let password = Password::Secret(QrSecret::from_bytes([0x42; 16]));
+    let record = DeviceRecord::provision(
+        &password,
+        DeviceId([0x5e, 0xc2, 0xe7, 0, 0, 0, 0, 1]),
+        KdfParams::for_qr_secret([0x17; 16]),
+    )
+    .unwrap();
+
+    // Their host scans our device's 75-character payload.
+    let payload = SetupPayload {
+        info: record.setup_info(),
+        password: password.clone(),
+    }
+    .to_text();
+    assert_eq!(payload.as_str().len(), 75);
+    let mut device = our_device_with(record.clone());
+    let mut peer = Peer::spawn(&["host", "--setup-payload", payload.as_str()]);
+    let seen = on_new_link(&mut device, &mut peer);
+    assert_eq!(seen.mode(), Some(Mode::Paired));
+    assert!(peer.has_event("CONNECTED paired"), "{:?}", peer.events);
+
+    // Our host, their device with the same record.
+    let mut peer = Peer::spawn(&["device", "--record", &hex(&record.to_bytes())]);
+    let seen = run(our_host_for(&record, &password, None, 11), &mut peer);
+    assert_eq!(seen.mode(), Some(Mode::Paired));
+    assert!(peer.has_event("CONNECTED paired"), "{:?}", peer.events);
+
+    // A wrong secret fails like a wrong code.
+    let wrong = Password::Secret(QrSecret::from_bytes([0x43; 16]));
+    let mut peer = Peer::spawn(&["device", "--record", &hex(&record.to_bytes())]);
+    let seen = run(our_host_for(&record, &wrong, None, 12), &mut peer);
+    assert_eq!(seen.failure(), Some((Error::AuthenticationFailed, false)));
+}
+
+#[test]
+fn their_device_closes_its_window_and_replaces_a_bond_paired_again() {
+    let record_hex = hex(&record().to_bytes());
+    let mut peer = Peer::spawn(&["device", "--record", &record_hex]);
+    let first = run(our_host(&code(), 21), &mut peer).bond().unwrap();
+    assert!(peer.status().starts_with("failures=0 window=closed bonds="));
+
+    // Bonded now: pairing is refused until the button, and counts nothing.
+    peer.command("CONNECT");
+    let seen = run(our_host(&code(), 22), &mut peer);
+    assert_eq!(seen.failure(), Some((Error::PairingClosed, true)));
+
+    // After the button, pairing again with the old bond's host id replaces it.
+    peer.command("OPEN_WINDOW");
+    peer.command("CONNECT");
+    let again = run(
+        our_host_for(&record(), &Password::Code(code()), Some(&first), 23),
+        &mut peer,
+    )
+    .bond()
+    .unwrap();
+    assert_eq!(again.host_id, first.host_id);
+    assert_eq!(
+        peer.status(),
+        format!("failures=0 window=closed bonds={}", hex(&first.host_id.0))
+    );
+    peer.command("CONNECT");
+    let seen = run(our_resume(&first, 24), &mut peer);
+    assert_eq!(seen.failure(), Some((Error::ResumeRejected, true)));
+    peer.command("CONNECT");
+    assert_eq!(
+        run(our_resume(&again, 25), &mut peer).mode(),
+        Some(Mode::Resumed)
+    );
+}
+
+#[test]
+fn our_device_closes_its_window_and_replaces_a_bond_paired_again() {
+    let mut device = our_device();
+    let payload = SetupPayload {
+        info: record().setup_info(),
+        password: Password::Code(code()),
+    }
+    .to_text();
+    let mut peer = Peer::spawn(&["host", "--setup-payload", payload.as_str()]);
+    assert_eq!(
+        on_new_link(&mut device, &mut peer).mode(),
+        Some(Mode::Paired)
+    );
+    let first = peer.bond();
+
+    let mut peer = Peer::spawn(&["host", "--setup-payload", payload.as_str()]);
+    let seen = on_new_link(&mut device, &mut peer);
+    assert_eq!(seen.failure(), Some((Error::PairingClosed, false)));
+    assert!(
+        peer.has_event("FAILED received:PairingClosed"),
+        "{:?}",
+        peer.events
+    );
+    assert_eq!(device.attempts().failures, 0);
+
+    device.open_pairing_window(NOW).unwrap();
+    let mut peer = Peer::spawn(&[
+        "host",
+        "--setup-payload",
+        payload.as_str(),
+        "--previous-bond",
+        &hex(&first),
+    ]);
+    assert_eq!(
+        on_new_link(&mut device, &mut peer).mode(),
+        Some(Mode::Paired)
+    );
+    let again = peer.bond();
+    assert_eq!(again[9..17], first[9..17], "the same host id");
+    let held: Vec<_> = device.bonds().iter().collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].0[..], first[9..17]);
+
+    let mut peer = Peer::spawn(&["host", "--bond", &hex(&first)]);
+    let seen = on_new_link(&mut device, &mut peer);
+    assert_eq!(seen.failure(), Some((Error::ResumeRejected, false)));
+    let mut peer = Peer::spawn(&["host", "--bond", &hex(&again)]);
+    assert_eq!(
+        on_new_link(&mut device, &mut peer).mode(),
+        Some(Mode::Resumed)
+    );
+}
+
+#[test]
+fn replayed_resumes_are_refused_in_both_roles() {
+    // Our resume request, replayed into their device on a new connection.
+    let record_hex = hex(&record().to_bytes());
+    let mut peer = Peer::spawn(&["device", "--record", &record_hex]);
+    let bond = run(our_host(&code(), 31), &mut peer).bond().unwrap();
+    peer.command("CONNECT");
+    peer.given.clear();
+    assert_eq!(
+        run(our_resume(&bond, 32), &mut peer).mode(),
+        Some(Mode::Resumed)
+    );
+    let request = peer.given[..69].to_vec();
+    peer.command("CONNECT");
+    peer.command(&format!("IN {}", hex(&request)));
+    assert!(
+        peer.has_event("FAILED sent:ResumeRejected"),
+        "{:?}",
+        peer.events
+    );
+    assert_eq!(peer.take_out(), [0x70, 0x01, 6]);
+
+    // Their resume request, replayed into our device.
+    let mut device = our_device();
+    let payload = SetupPayload {
+        info: record().setup_info(),
+        password: Password::Code(code()),
+    }
+    .to_text();
+    let mut peer = Peer::spawn(&["host", "--setup-payload", payload.as_str()]);
+    assert_eq!(
+        on_new_link(&mut device, &mut peer).mode(),
+        Some(Mode::Paired)
+    );
+    let mut peer = Peer::spawn(&["host", "--bond", &hex(&peer.bond())]);
+    let request = peer.out.clone();
+    assert_eq!(request.len(), 69);
+    assert_eq!(
+        on_new_link(&mut device, &mut peer).mode(),
+        Some(Mode::Resumed)
+    );
+    let id = device.accept(NOW).unwrap();
+    let mut transport = pump::MemoryTransport::new(VALUE_LEN, NOW);
+    let mut seen = Seen::default();
+    let mut link = device.link(id).unwrap();
+    pump::step(
+        &mut link,
+        &mut transport,
+        Input::Received(&request),
+        seen.callback(),
+    )
+    .unwrap();
+    assert_eq!(seen.failure(), Some((Error::ResumeRejected, false)));
+}
+
+#[test]
+fn their_side_never_answers_a_malformed_alert() {
+    for alert in ["700102", "710003fa00", "7002030000"] {
+        let mut peer = Peer::spawn(&["device", "--record", &hex(&record().to_bytes())]);
+        peer.command(&format!("IN {alert}"));
+        assert!(
+            peer.has_event("FAILED malformed-alert"),
+            "{alert}: {:?}",
+            peer.events
+        );
+        assert!(peer.take_out().is_empty(), "{alert} was answered");
+    }
 }

@@ -538,8 +538,14 @@ fn a_version_1_request_of_another_length_is_a_protocol_error() {
 #[test]
 fn a_known_alert_with_details_of_the_wrong_length_is_malformed_and_unanswered() {
     // PROTOCOL.md §9: Unavailable with one byte of details, and
-    // AuthenticationFailed with one too many.
-    for alert in [&[0x70, 2, 2, 5][..], &[0x70, 2, 1, 0]] {
+    // AuthenticationFailed with one too many; §3: an Alert header whose
+    // length the type does not allow (0 and 256) is not answered either.
+    for alert in [
+        &[0x70, 2, 2, 5][..],
+        &[0x70, 2, 1, 0],
+        &[0x70, 0],
+        &[0x71, 0],
+    ] {
         let mut host = pairing_host(1, 1, T0);
         let mut value = [0; 100];
         while host.poll_transmit(&mut value).is_some() {}

@@ -194,7 +194,8 @@ impl Channel {
                 Ok(Some(header)) => header,
                 Ok(None) => break,
                 Err(e) => {
-                    core.fail(e.into(), Some(Alert::ProtocolError));
+                    let reply = (!self.rx.header_is_alert()).then_some(Alert::ProtocolError);
+                    core.fail(e.into(), reply);
                     break;
                 }
             };

@@ -2,7 +2,7 @@
 
 use zeroize::Zeroize;
 
-use super::{DecodeError, FRAME_HEADER_LEN, FrameHeader, MAX_BODY_LEN};
+use super::{DecodeError, FRAME_HEADER_LEN, FrameHeader, FrameType, MAX_BODY_LEN};
 
 /// A complete frame, copied out of the [`Deframer`]. A record's plaintext
 /// may be decrypted into the copy, so it is zeroized on drop.
@@ -108,6 +108,12 @@ impl Deframer {
         &mut self.body
     }
 
+    /// Whether the header read last names an Alert, which is never
+    /// answered, even when its length is wrong (`PROTOCOL.md` §3).
+    pub(crate) fn header_is_alert(&self) -> bool {
+        self.header[0] >> 4 == FrameType::Alert as u8
+    }
+
     /// Whether a frame has begun and not ended.
     pub fn is_mid_frame(&self) -> bool {
         self.header_filled > 0
@@ -123,7 +129,6 @@ impl Drop for Deframer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::FrameType;
 
     #[test]
     fn frames_reassemble_from_any_cut() {
