@@ -548,3 +548,110 @@ fn wrong_codes_are_counted_then_held_off_then_locked_until_the_window_opens() {
         }
     );
 }
+
+/// Runs `script` against the device's blepake service by hand, then
+/// leaves.
+fn scripted<T>(
+    controllers: &mut Controllers,
+    script: impl AsyncFnOnce(&mut host::Link<'_, '_, tcp::TcpController, Mtu247>) -> T,
+) -> T {
+    let port = controllers.host_port;
+    runtime().block_on(async {
+        let config = host::Config {
+            address: Address::random([0xc0, 0x55, 0x66, 0x77, 0x88, 0xea]),
+            scan_timeout: embassy_time::Duration::from_secs(10),
+        };
+        host::run::<_, Mtu247, _>(controller(port).await, &config, script)
+            .await
+            .expect("the host reaches the device")
+    })
+}
+
+/// The first value a host connection sends: its request.
+fn request(mut host: HostConnection) -> Vec<u8> {
+    let _ = host.poll_subscribe();
+    let mut value = [0; 244];
+    let len = host.poll_transmit(&mut value).expect("a request");
+    value[..len].to_vec()
+}
+
+/// Writes (part of) a request, and with `answer`, waits for the device's
+/// answer and returns its frame type.
+async fn send_request(
+    link: &mut host::Link<'_, '_, tcp::TcpController, Mtu247>,
+    request: &[u8],
+    answer: bool,
+) -> Option<u8> {
+    let mut values = link.outbound().expect("a listener");
+    link.enable_notifications()
+        .await
+        .expect("the CCCD is written");
+    link.write_inbound(request)
+        .await
+        .expect("Inbound is written");
+    if !answer {
+        return None;
+    }
+    let value = tokio::time::timeout(Duration::from_secs(5), values.next())
+        .await
+        .expect("the device answers");
+    Some(value.as_ref()[0] >> 4)
+}
+
+#[test]
+fn links_dropped_in_each_handshake_state_leave_the_device_serving() {
+    let _serial = serial();
+    let mut controllers = Controllers::start(None);
+    let (record, payload) = with_qr_secret();
+    let device = DeviceThread::start(&mut controllers, record, DevicePolicy::default());
+    let (info, password) = (payload.info, &payload.password);
+
+    // Connected, nothing sent.
+    scripted(&mut controllers, async |_| {});
+    // Half a request.
+    let pair_request = request(pair(&info, password));
+    scripted(&mut controllers, async |link| {
+        send_request(link, &pair_request[..pair_request.len() / 2], false).await
+    });
+    assert_eq!(device.status().0.failures, 0);
+    // A whole request: the device counts it, answers, and waits for a
+    // confirmation that never comes.
+    let answer = scripted(&mut controllers, async |link| {
+        send_request(link, &pair_request, true).await
+    });
+    assert_eq!(answer, Some(2), "a PairResponse");
+    assert_eq!(device.status().0.failures, 1, "the attempt stays counted");
+
+    // The dropped link released the pairing lock: a host pairs at once.
+    let paired = session::<Mtu247>(&mut controllers, Start::Qr(payload), &[b"after the drops"]);
+    assert_eq!(
+        paired.chat.connected,
+        Some(Mode::Paired),
+        "{:?}",
+        paired.chat.failure
+    );
+    assert_eq!(paired.chat.received, [b"after the drops".to_vec()]);
+    assert_eq!(device.status().0.failures, 0);
+    let bond = paired.chat.bond.expect("a bond");
+
+    // A resume answered, never finished.
+    let resume_request = request(HostConnection::resume(
+        &bond,
+        HostConfig::default(),
+        &mut OsRng,
+        blepake_trouble::now(),
+    ));
+    let answer = scripted(&mut controllers, async |link| {
+        send_request(link, &resume_request, true).await
+    });
+    assert_eq!(answer, Some(5), "a ResumeResponse");
+    // The bond still resumes.
+    let resumed = session::<Mtu247>(&mut controllers, Start::Bond(bond), &[b"resumed"]);
+    assert_eq!(
+        resumed.chat.connected,
+        Some(Mode::Resumed),
+        "{:?}",
+        resumed.chat.failure
+    );
+    assert_eq!(resumed.chat.received, [b"resumed".to_vec()]);
+}
