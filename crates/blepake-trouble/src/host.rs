@@ -8,15 +8,14 @@
 
 use core::cell::Cell;
 
-use blepake::pump::{self, Input};
-use blepake::{Connection, HostConnection, SetupInfo, gatt};
+use blepake::{HostConnection, SetupInfo, gatt};
 use bt_hci::cmd::le::{
     LeAddDeviceToFilterAcceptList, LeClearFilterAcceptList, LeCreateConn, LeSetScanEnable,
     LeSetScanParams,
 };
 use bt_hci::controller::{ControllerCmdAsync, ControllerCmdSync};
 use bt_hci::param::{LeAdvReportsIter, LeExtAdvReportsIter};
-use embassy_futures::select::{Either, Either4, select, select4};
+use embassy_futures::select::{Either, select};
 use embassy_sync::blocking_mutex::raw::NoopRawMutex;
 use embassy_sync::signal::Signal;
 use embassy_time::{Duration, with_timeout};
@@ -24,7 +23,7 @@ use trouble_host::connection::Connection as BleConnection;
 use trouble_host::prelude::*;
 
 use crate::Application;
-use crate::outbox::{Item, Outbox};
+use crate::client::{self, Ended, Notifications, ServiceClient};
 
 /// The values a device notifies on Outbound.
 pub type OutboundValues<'a> =
@@ -254,11 +253,6 @@ impl<'a, 'c, C: Controller, P: PacketPool> Link<'a, 'c, C, P> {
         })
     }
 
-    /// The ATT MTU agreed with the device.
-    pub fn att_mtu(&self) -> u16 {
-        self.conn.att_mtu()
-    }
-
     /// Reads the device's Setup Info (its id and KDF parameters), which a
     /// host with a typed code needs; a QR payload carries it.
     pub async fn read_setup_info(&self) -> Result<SetupInfo, Error<C::Error>> {
@@ -278,106 +272,66 @@ impl<'a, 'c, C: Controller, P: PacketPool> Link<'a, 'c, C, P> {
         host: &mut HostConnection,
         app: &mut A,
     ) -> Result<(), Error<C::Error>> {
-        let outbox = Outbox::default();
-        let mut listener = self.outbound()?;
-        let stepper = async {
-            self.step(host, app, &outbox, Input::Ready);
-            loop {
-                if host.is_closed() {
-                    outbox.wait_drained().await;
-                    return Ok(());
-                }
-                let woke = select(
-                    self.conn.next(),
-                    select4(
-                        listener.next(),
-                        crate::timer(host.poll_timeout()),
-                        outbox.wait_room(),
-                        app.wait(),
-                    ),
-                )
-                .await;
-                match woke {
-                    Either::First(ConnectionEvent::Disconnected { .. }) => {
-                        self.step(host, app, &outbox, Input::Disconnected);
-                        return Err(trouble_host::Error::Disconnected.into());
-                    }
-                    Either::First(_) => {}
-                    Either::Second(Either4::First(value)) => {
-                        self.step(host, app, &outbox, Input::Received(value.as_ref()));
-                    }
-                    Either::Second(Either4::Second(())) => {
-                        self.step(host, app, &outbox, Input::Timer);
-                    }
-                    Either::Second(Either4::Third(())) => {
-                        self.step(host, app, &outbox, Input::Ready);
-                    }
-                    Either::Second(Either4::Fourth(())) => {
-                        app.act(host);
-                        self.step(host, app, &outbox, Input::Ready);
-                    }
-                }
-            }
+        let mut values = Values {
+            conn: self.conn,
+            listener: self.outbound()?,
         };
-        match select(stepper, self.send_all(&outbox)).await {
-            Either::First(result) => result,
-            Either::Second(Ok(never)) => match never {},
-            Either::Second(Err(error)) => {
-                self.step(host, app, &outbox, Input::Disconnected);
-                Err(error)
-            }
-        }
+        client::run(self, &mut values, host, app)
+            .await
+            .map_err(|ended| match ended {
+                Ended::LinkLost => trouble_host::Error::Disconnected.into(),
+                Ended::Stack(error) => error,
+            })
     }
 
-    /// Writes what the pump queued: the CCCD first, then Inbound.
-    async fn send_all(
-        &self,
-        outbox: &Outbox,
-    ) -> Result<core::convert::Infallible, Error<C::Error>> {
-        loop {
-            match outbox.next().await {
-                Item::Subscribe => self.enable_notifications().await?,
-                Item::Value(value) => self.write_inbound(&value).await?,
-            }
-            outbox.sent();
-        }
+    /// The values the device notifies on Outbound from now on. This and
+    /// the [`ServiceClient`] methods are for tools and tests that script
+    /// the stream by hand; [`run`](Self::run) uses them itself.
+    pub fn outbound(&self) -> Result<OutboundValues<'_>, Error<C::Error>> {
+        Ok(self.client.listen(&self.outbound)?)
+    }
+}
+
+impl<C: Controller, P: PacketPool> ServiceClient for Link<'_, '_, C, P> {
+    type Error = Error<C::Error>;
+
+    /// The ATT MTU agreed with the device.
+    fn att_mtu(&self) -> u16 {
+        self.conn.att_mtu()
     }
 
-    /// Enables notifications of Outbound (writes its CCCD and waits for the
-    /// answer). [`run`](Self::run) does this itself; this and the two
-    /// below are for tools and tests that script the stream by hand.
-    pub async fn enable_notifications(&self) -> Result<(), Error<C::Error>> {
+    async fn enable_notifications(&self) -> Result<(), Self::Error> {
         let cccd = self.outbound.cccd_handle.ok_or(Error::NoService)?;
         Ok(self.client.write_handle(cccd, &1u16.to_le_bytes()).await?)
     }
 
-    /// Writes one value to Inbound, with a Write Request: ATT's own flow
-    /// control, one value at a time. (trouble-host, on either side, drops
-    /// what arrives while its queue is full, and a burst of Write Commands
-    /// can fill it.)
-    pub async fn write_inbound(&self, value: &[u8]) -> Result<(), Error<C::Error>> {
+    /// Writes with a Write Request: ATT's own flow control, one value at a
+    /// time. (trouble-host, on either side, drops what arrives while its
+    /// queue is full, and a burst of Write Commands can fill it.)
+    async fn write_inbound(&self, value: &[u8]) -> Result<(), Self::Error> {
         Ok(self
             .client
             .write_characteristic(&self.inbound, value)
             .await?)
     }
+}
 
-    /// The values the device notifies on Outbound from now on.
-    pub fn outbound(&self) -> Result<OutboundValues<'_>, Error<C::Error>> {
-        Ok(self.client.listen(&self.outbound)?)
-    }
+/// Outbound's notifications until the link drops.
+struct Values<'a, 'c, 'l, P: PacketPool> {
+    conn: &'a BleConnection<'c, P>,
+    listener: OutboundValues<'l>,
+}
 
-    fn step<A: Application>(
-        &self,
-        host: &mut HostConnection,
-        app: &mut A,
-        outbox: &Outbox,
-        input: Input<'_>,
-    ) {
-        let mtu = usize::from(self.conn.att_mtu());
-        let mut transport = outbox.transport(mtu.saturating_sub(3), true);
-        let Ok(()) = pump::step(host, &mut transport, input, |host, output| {
-            app.on_output(host, output)
-        });
+impl<P: PacketPool> Notifications for Values<'_, '_, '_, P> {
+    type Value = Notification<{ trouble_host::config::GATT_CLIENT_NOTIFICATION_MTU }>;
+
+    async fn next(&mut self) -> Option<Self::Value> {
+        let dropped = async {
+            while !matches!(self.conn.next().await, ConnectionEvent::Disconnected { .. }) {}
+        };
+        match select(dropped, self.listener.next()).await {
+            Either::First(()) => None,
+            Either::Second(value) => Some(value),
+        }
     }
 }

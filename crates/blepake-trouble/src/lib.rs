@@ -22,6 +22,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod client;
 pub mod device;
 #[cfg(feature = "host")]
 pub mod host;

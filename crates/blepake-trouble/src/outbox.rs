@@ -90,7 +90,6 @@ impl Outbox {
     }
 
     /// Waits until everything queued has gone out.
-    #[cfg_attr(not(feature = "host"), allow(dead_code))]
     pub(crate) async fn wait_drained(&self) {
         while !self.is_drained() {
             self.drained.wait().await;

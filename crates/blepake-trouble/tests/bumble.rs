@@ -20,6 +20,7 @@ use blepake::{
     HostConfig, HostConnection, KdfAlgorithm, KdfParams, MemoryStorage, Mode, PairingWindow,
     Password, QrSecret, SetupCode, SetupInfo, SetupPayload,
 };
+use blepake_trouble::client::ServiceClient as _;
 use blepake_trouble::tcp::HeapPacketPool;
 use blepake_trouble::trouble_host::prelude::{Address, PacketPool};
 use blepake_trouble::{Application, device, host, tcp};
