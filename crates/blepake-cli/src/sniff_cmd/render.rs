@@ -59,21 +59,24 @@ fn phy(phy: Option<Phy>) -> &'static str {
 pub fn report(report: &Report, style: &Style) -> String {
     let mut out = String::new();
     let link_types: Vec<String> = report.link_types.iter().map(u32::to_string).collect();
-    let _ = writeln!(
-        out,
-        "{} {:?} capture, link type {}, {} packets",
-        style.bold("Capture:"),
-        report.format,
-        link_types.join(", "),
-        report.packets
-    );
-    if let Some(error) = &report.read_error {
+    if report.packets == 0 {
         let _ = writeln!(
             out,
-            "  {} reading stopped {error}",
-            style.severity(Severity::Error)
+            "{} {:?} capture with no packets: the file ends after its header",
+            style.bold("Capture:"),
+            report.format,
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} {:?} capture, link type {}, {} packets",
+            style.bold("Capture:"),
+            report.format,
+            link_types.join(", "),
+            report.packets
         );
     }
+    read_error(&mut out, report, style);
     let s = &report.stats;
     if s.crc_errors + s.undecodable + s.retransmissions + s.undecrypted > 0 {
         let _ = writeln!(
@@ -310,14 +313,46 @@ fn key_lines(p: &Pairing) -> Vec<String> {
     lines
 }
 
+fn read_error(out: &mut String, report: &Report, style: &Style) {
+    if let Some(error) = &report.read_error {
+        let _ = writeln!(
+            out,
+            "  {} reading stopped {error}; the {} packet(s) before it were analysed",
+            style.severity(Severity::Error),
+            report.packets
+        );
+    }
+}
+
+/// Packet numbers for a line of text: a long list keeps its ends and its count
+/// (the JSON report has them all).
+pub fn packet_list(packets: &[u64]) -> String {
+    const SHOWN_AT_MOST: usize = 8;
+    let join = |packets: &[u64]| {
+        packets
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if packets.len() <= SHOWN_AT_MOST {
+        return join(packets);
+    }
+    format!(
+        "{} … {} ({} packets)",
+        join(&packets[..4]),
+        join(&packets[packets.len() - 2..]),
+        packets.len()
+    )
+}
+
 fn render_finding(out: &mut String, f: &Finding, style: &Style) {
-    let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
     let _ = writeln!(
         out,
         "    {} {} (packets {})",
         style.severity(f.severity),
         style.bold(f.code),
-        packets.join(", ")
+        packet_list(&f.packets)
     );
     let _ = writeln!(out, "          {}", f.cause);
     let _ = writeln!(out, "          what to do: {}", f.advice);
@@ -334,12 +369,15 @@ fn direction(d: Direction) -> &'static str {
 /// The key-recovery summary of `blepake crack`.
 pub fn keys(report: &Report, style: &Style) -> String {
     let mut out = String::new();
+    read_error(&mut out, report, style);
+    let mut any_keys = false;
     for conn in &report.connections {
         let lines: Vec<String> = conn.pairings.iter().flat_map(key_lines).collect();
         let e = &conn.encryption;
         if lines.is_empty() && e.encrypted_pdus == 0 && e.key.is_none() {
             continue;
         }
+        any_keys = true;
         let _ = writeln!(out, "{}", style.bold(&format!("Connection {}", conn.id)));
         for p in &conn.pairings {
             let _ = writeln!(
@@ -378,7 +416,7 @@ pub fn keys(report: &Report, style: &Style) -> String {
             );
         }
     }
-    if out.is_empty() {
+    if !any_keys {
         out.push_str("No pairing or encrypted traffic with recoverable keys in this capture.\n");
     }
     out

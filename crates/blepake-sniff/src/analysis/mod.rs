@@ -10,6 +10,7 @@ mod radio;
 mod timing;
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use crate::bytes::to_hex;
 use crate::capture::{CaptureReader, Frame, ReadError};
@@ -46,17 +47,28 @@ pub enum Progress {
     BruteForce { done: u64, total: u64 },
 }
 
-/// Analyses a whole capture held in memory. Fails only when the file is not a
-/// capture at all; a fault part-way through is reported in `Report::read_error`.
+/// Analyses a capture held in memory; see [`analyse_stream`].
 pub fn analyse(
     bytes: &[u8],
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, ReadError> {
-    let mut reader = CaptureReader::new(bytes)?;
+    analyse_stream(bytes, bytes.len() as u64, options, progress)
+}
+
+/// Analyses a capture read as a stream, one record at a time (`total` is its size
+/// for progress reports). Fails only when the input is not a capture at all, which
+/// shows in its first octets; a fault part-way through is reported in
+/// `Report::read_error`.
+pub fn analyse_stream(
+    input: impl Read,
+    total: u64,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, ReadError> {
+    let mut reader = CaptureReader::new(input)?;
     let format = reader.format();
     let mut analyzer = Analyzer::new(options, progress);
-    let total = bytes.len() as u64;
     let mut read_error = None;
     while let Some(frame) = reader.next() {
         match frame {
@@ -70,7 +82,8 @@ pub fn analyse(
             });
         }
     }
-    (analyzer.progress)(Progress::Reading { done: total, total });
+    let done = reader.bytes_read();
+    (analyzer.progress)(Progress::Reading { done, total });
     Ok(analyzer.finish(format, read_error))
 }
 
@@ -128,7 +141,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
     }
 
-    fn on_frame(&mut self, frame: &Frame<'_>) {
+    fn on_frame(&mut self, frame: &Frame) {
         self.packets += 1;
         let link_type = frame.link_type.number();
         if !self.link_types.contains(&link_type) {
@@ -150,7 +163,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
     }
 
-    fn on_radio(&mut self, frame: &Frame<'_>, packet: &RadioPacket<'_>) {
+    fn on_radio(&mut self, frame: &Frame, packet: &RadioPacket<'_>) {
         let time_us = match packet.radio_clock {
             Some(clock) => self.clock.unwrap(clock),
             None => frame.timestamp_ns / 1000,
@@ -291,7 +304,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
     }
 
-    fn on_advertising(&mut self, frame: &Frame<'_>, packet: &RadioPacket<'_>, time_us: i64) {
+    fn on_advertising(&mut self, frame: &Frame, packet: &RadioPacket<'_>, time_us: i64) {
         let Ok(pdu) = decode_adv(packet.pdu) else {
             self.stats.undecodable += 1;
             return;

@@ -168,15 +168,15 @@ pub enum Packet<'a> {
 }
 
 /// Strips the framing of one captured frame.
-pub fn decode_frame<'a>(frame: &Frame<'a>) -> DecodeResult<Packet<'a>> {
+pub fn decode_frame(frame: &Frame) -> DecodeResult<Packet<'_>> {
     match frame.link_type {
-        LinkType::LeLl => le_ll(frame.data).map(Packet::Radio),
-        LinkType::LeLlWithPhdr => le_ll_with_phdr(frame.data).map(Packet::Radio),
-        LinkType::Ppi => ppi(frame.data),
-        LinkType::NordicBle => nordic_ble(frame.data).map(Packet::Radio),
-        LinkType::H4 => h4(frame.data, None),
+        LinkType::LeLl => le_ll(&frame.data).map(Packet::Radio),
+        LinkType::LeLlWithPhdr => le_ll_with_phdr(&frame.data).map(Packet::Radio),
+        LinkType::Ppi => ppi(&frame.data),
+        LinkType::NordicBle => nordic_ble(&frame.data).map(Packet::Radio),
+        LinkType::H4 => h4(&frame.data, None),
         LinkType::H4WithPhdr => {
-            let mut r = Reader::new("H4 direction header", frame.data);
+            let mut r = Reader::new("H4 direction header", &frame.data);
             let direction = u32::from_be_bytes(r.array()?);
             h4(
                 r.rest(),
@@ -187,7 +187,7 @@ pub fn decode_frame<'a>(frame: &Frame<'a>) -> DecodeResult<Packet<'a>> {
                 }),
             )
         }
-        LinkType::BtsnoopH4 => h4(frame.data, Some(btsnoop_direction(frame.flags))),
+        LinkType::BtsnoopH4 => h4(&frame.data, Some(btsnoop_direction(frame.flags))),
         LinkType::BtsnoopHci => {
             let kind = match (frame.flags & 2 != 0, frame.flags & 1 != 0) {
                 (true, false) => HciKind::Command,
@@ -198,16 +198,16 @@ pub fn decode_frame<'a>(frame: &Frame<'a>) -> DecodeResult<Packet<'a>> {
                 controller: 0,
                 kind,
                 direction: Some(btsnoop_direction(frame.flags)),
-                data: frame.data,
+                data: &frame.data,
             }))
         }
         LinkType::BtsnoopMonitor => Ok(monitor(
             frame.flags as u16,
             (frame.flags >> 16) as u16,
-            frame.data,
+            &frame.data,
         )),
         LinkType::LinuxMonitor => {
-            let mut r = Reader::new("Linux monitor header", frame.data);
+            let mut r = Reader::new("Linux monitor header", &frame.data);
             let index = u16::from_be_bytes(r.array()?);
             let opcode = u16::from_be_bytes(r.array()?);
             Ok(monitor(opcode, index, r.rest()))
