@@ -36,8 +36,12 @@ impl Report {
 pub struct Stats {
     /// Frames whose link-layer framing or PDU could not be decoded.
     pub undecodable: u64,
-    /// Radio packets whose CRC did not match (dropped from the analysis).
+    /// Radio packets whose CRC did not match, by the sniffer's verdict or
+    /// recomputed (dropped from the analysis).
     pub crc_errors: u64,
+    /// Radio packets whose CRC nobody could check: the sniffer gave no verdict
+    /// and the CRC octets or the CRC init are unknown (kept in the analysis).
+    pub crc_not_checked: u64,
     /// Link-layer retransmissions recognised and skipped.
     pub retransmissions: u64,
     /// Data packets on access addresses never announced by a CONNECT_IND.
@@ -99,6 +103,15 @@ pub struct Parameters {
 pub struct PhyPair {
     pub central_to_peripheral: Option<Phy>,
     pub peripheral_to_central: Option<Phy>,
+}
+
+impl PhyPair {
+    pub fn get_mut(&mut self, direction: Direction) -> &mut Option<Phy> {
+        match direction {
+            Direction::CentralToPeripheral => &mut self.central_to_peripheral,
+            Direction::PeripheralToCentral => &mut self.peripheral_to_central,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -78,11 +78,11 @@ pub fn report(report: &Report, style: &Style) -> String {
     }
     read_error(&mut out, report, style);
     let s = &report.stats;
-    if s.crc_errors + s.undecodable + s.retransmissions + s.undecrypted > 0 {
+    if s.crc_errors + s.crc_not_checked + s.undecodable + s.retransmissions + s.undecrypted > 0 {
         let _ = writeln!(
             out,
-            "  {} CRC errors, {} undecodable, {} retransmissions, {} encrypted PDUs not decrypted",
-            s.crc_errors, s.undecodable, s.retransmissions, s.undecrypted
+            "  {} CRC errors, {} CRC not checked, {} undecodable, {} retransmissions, {} encrypted PDUs not decrypted",
+            s.crc_errors, s.crc_not_checked, s.undecodable, s.retransmissions, s.undecrypted
         );
     }
     for device in &report.devices {

@@ -170,16 +170,8 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         };
         // Timeouts on a sniffed link run on the sniffer's clock when it has one.
         let time_ns = time_us.saturating_mul(1000);
-        if packet.crc_valid == Some(false) {
-            self.stats.crc_errors += 1;
-            return;
-        }
         if packet.is_advertising() {
-            if packet
-                .crc
-                .is_some_and(|crc| crc != crc24(ADVERTISING_CRC_INIT, packet.pdu))
-            {
-                self.stats.crc_errors += 1;
+            if !self.crc_accepted(packet, Some(ADVERTISING_CRC_INIT)) {
                 return;
             }
             self.on_advertising(frame, packet, time_us);
@@ -196,16 +188,16 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             self.links
                 .insert(aa, RadioLink::new(id, None, EventClock::new(None, None, 0)));
         }
+        let crc_init = self.links.get(&aa).and_then(|link| link.crc_init);
+        let crc_ok = self.crc_accepted(packet, crc_init);
         let Some(link) = self.links.get_mut(&aa) else {
             return;
         };
-        let crc_failed = matches!((packet.crc, link.crc_init), (Some(crc), Some(init)) if crc != crc24(init, packet.pdu));
         // Even a packet received with a bad CRC took its turn in the event.
         let (_, guessed) = link
             .clock
             .observe(time_us, packet.direction, packet.event_counter);
-        if crc_failed {
-            self.stats.crc_errors += 1;
+        if !crc_ok {
             return;
         }
         let Ok((header, payload)) = decode_data(packet.pdu) else {
@@ -214,6 +206,10 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         };
         let conn = &mut self.conns[link.conn];
         conn.touch(frame.number, time_ns);
+        if let Some(phy) = packet.phy {
+            // The sniffer received it on this PHY (LE Coded, or 2M from AUX_CONNECT_REQ on).
+            *conn.phy.get_mut(guessed) = Some(phy);
+        }
         if link.is_retransmission(guessed, packet.pdu[0], payload) {
             self.stats.retransmissions += 1;
             return;
@@ -301,6 +297,27 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                 plaintext: to_hex(&plaintext),
                 summary,
             });
+        }
+    }
+
+    /// The sniffer's CRC verdict where it gives one; else the CRC recomputed where
+    /// the octets and the CRC init are known; else the packet is kept and counted
+    /// as not checked. Counts the packets it rejects.
+    fn crc_accepted(&mut self, packet: &RadioPacket<'_>, crc_init: Option<u32>) -> bool {
+        let valid = packet.crc_valid.or_else(|| {
+            let (crc, init) = (packet.crc?, crc_init?);
+            Some(crc == crc24(init, packet.pdu))
+        });
+        match valid {
+            Some(true) => true,
+            Some(false) => {
+                self.stats.crc_errors += 1;
+                false
+            }
+            None => {
+                self.stats.crc_not_checked += 1;
+                true
+            }
         }
     }
 

@@ -226,8 +226,18 @@ fn btsnoop_direction(flags: u32) -> HciDirection {
 
 /// The access address, PDU and CRC of an LE packet (LINKTYPE 251 layout).
 fn le_ll(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
+    le_packet(data, false)
+}
+
+/// An LE packet from the access address on. On LE Coded PHY the coding indicator
+/// (CI) octet, sent between the access address and the PDU, may be kept there.
+fn le_packet(data: &[u8], coding_indicator: bool) -> DecodeResult<RadioPacket<'_>> {
     let mut r = Reader::new("LE link-layer packet", data);
     let access_address = r.u32()?;
+    if coding_indicator {
+        r.u8()?;
+    }
+    let pdu_start = r.position();
     let body = r.rest();
     let [first, length] = Reader::new("LE PDU header", body).array()?;
     let cte_info = usize::from(access_address != ADVERTISING_ACCESS_ADDRESS && first & 0x20 != 0);
@@ -244,13 +254,14 @@ fn le_ll(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
         Some(0) => Ok(RadioPacket::new(access_address, body, None)),
         _ => Err(DecodeError {
             what: "LE PDU",
-            offset: 4 + body.len(),
+            offset: pdu_start + body.len(),
             missing: pdu_len + 3 - body.len(),
         }),
     }
 }
 
-/// LINKTYPE 256: a 10-octet radio header, then the 251 layout.
+/// LINKTYPE 256: a 10-octet radio header, then the 251 layout, with the coding
+/// indicator octet after the access address when the header says LE Coded.
 fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
     let mut r = Reader::new("LE radio header", data);
     let channel = r.u8()?;
@@ -259,7 +270,8 @@ fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
     let _offenses = r.u8()?;
     let _reference_access_address = r.u32()?;
     let flags = r.u16()?;
-    let mut packet = le_ll(r.rest())?;
+    let phy = Phy::from_code((flags >> 14) as u8);
+    let mut packet = le_packet(r.rest(), phy == Some(Phy::LeCoded))?;
     packet.channel = Some(channel);
     packet.rssi = (flags & 0x0002 != 0).then_some(signal);
     packet.decrypted = flags & 0x0008 != 0;
@@ -268,8 +280,10 @@ fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
         3 => Some(Direction::PeripheralToCentral),
         _ => None,
     };
+    // CRC checked (0x0400) and CRC valid (0x0800): the sniffer's verdict, which
+    // stands even where the CRC octets were not kept (some tools zero them).
     packet.crc_valid = (flags & 0x0400 != 0).then_some(flags & 0x0800 != 0);
-    packet.phy = Phy::from_code((flags >> 14) as u8);
+    packet.phy = phy;
     Ok(packet)
 }
 
