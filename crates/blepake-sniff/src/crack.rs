@@ -98,19 +98,55 @@ pub fn round_bits(pka_x: &[u8; 32], pkb_x: &[u8; 32], round: &PasskeyRound) -> R
     }
 }
 
-/// Low-order passkey bits known to an observer, and how many passkeys fit them.
+/// Passkey bits known to an observer (bit i from round i), and how many passkeys fit them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownBits {
-    pub count: u32,
+    /// Which bits are known.
+    pub mask: u32,
     pub value: u32,
 }
 
 impl KnownBits {
-    pub fn candidates(&self) -> u32 {
-        let step = 1u32 << self.count.min(20);
-        if self.value >= PASSKEY_COUNT {
-            return 0;
+    pub fn count(&self) -> u32 {
+        self.mask.count_ones()
+    }
+
+    /// "the low 6 bits", or "19 of the low 20 bits (round(s) 7 unknown)".
+    pub fn describe(&self) -> String {
+        let count = self.count();
+        if self.mask == 1 {
+            return "the lowest bit".into();
         }
-        (PASSKEY_COUNT - 1 - self.value) / step + 1
+        if self.mask == (1u32 << count) - 1 {
+            return format!("the low {count} bits");
+        }
+        let highest = 32 - self.mask.leading_zeros();
+        let unknown: Vec<String> = (0..highest)
+            .filter(|i| self.mask & (1 << i) == 0)
+            .map(|i| i.to_string())
+            .collect();
+        format!(
+            "{count} of the low {highest} bits (round(s) {} unknown)",
+            unknown.join(", ")
+        )
+    }
+
+    /// The known bits in binary, most significant first, `?` where unknown.
+    pub fn pattern(&self) -> String {
+        let highest = 32 - self.mask.leading_zeros();
+        (0..highest)
+            .rev()
+            .map(|i| match (self.mask >> i & 1, self.value >> i & 1) {
+                (0, _) => '?',
+                (_, 0) => '0',
+                _ => '1',
+            })
+            .collect()
+    }
+
+    /// The passkeys 000000..999999 that agree with the known bits.
+    pub fn candidates(&self) -> u32 {
+        let (mask, value) = (self.mask & 0xf_ffff, self.value & self.mask & 0xf_ffff);
+        (0..PASSKEY_COUNT).filter(|p| p & mask == value).count() as u32
     }
 }

@@ -204,8 +204,13 @@ pub struct Pairing {
     pub passkey: Option<String>,
     /// Passkey-entry rounds whose bit was recovered.
     pub passkey_rounds: usize,
-    /// Passkey bits learned from a failed attempt.
+    /// Passkey bits learned from a failed or partly captured attempt.
     pub learned_bits: Option<LearnedBits>,
+    /// Passkey-entry rounds (0-based) whose bit the capture does not show: both
+    /// sides' confirm or random were missed.
+    pub passkey_gaps: Vec<usize>,
+    /// Numeric comparison: the six digits both devices displayed (g2).
+    pub numeric_comparison: Option<String>,
     /// Legacy pairing: the TK as a decimal passkey, the STK (hex).
     pub tk: Option<String>,
     pub stk: Option<String>,
@@ -227,8 +232,10 @@ pub struct PairingFailure {
 pub struct LearnedBits {
     /// Whose passkey the bits belong to.
     pub owner: Role,
-    /// How many low-order bits are known.
+    /// How many bits are known.
     pub count: u32,
+    /// Which bits are known (bit i from round i).
+    pub mask: u32,
     /// Their value.
     pub value: u32,
     /// Passkeys 000000..999999 still consistent with them.

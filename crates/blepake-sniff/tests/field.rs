@@ -7,7 +7,8 @@ use blepake_sniff::Report;
 use blepake_sniff::capture::CaptureReader;
 use blepake_sniff::codec::frame::crc24;
 use blepake_sniff::codec::ll::{AdvPdu, ConnectInd, decode_adv};
-use common::{Pcapng, analyse_bytes, analyse_file, data, findings};
+use blepake_sniff::crypto::{DEBUG_PRIVATE_KEY, f5, f6, g2, p256_dhkey};
+use common::{Btsnoop, Pcapng, analyse_bytes, analyse_file, data, findings};
 
 fn analyse(bytes: &[u8]) -> Report {
     analyse_bytes(
@@ -187,5 +188,197 @@ fn phy_update_with_its_instant_in_the_past_sent_over_coded() {
         found[0].cause.contains("93 event(s) in the past"),
         "{}",
         found[0].cause
+    );
+}
+
+// --- Passkey entry, OOB and numeric comparison, on Bumble's debug-key pairing
+// (bumble/bumble_lesc_passkey_654321_debugkey_ok.btsnoop, the initiator's HCI).
+// Its SMP: 32 Pairing Request, 34 Pairing Response, 35-37/41 public keys (initiator,
+// responder), round i of 20 at 42+6i (initiator's confirm), 44+6i (responder's
+// confirm), 45+6i (initiator's random), 47+6i (responder's random); 162/164 DHKey
+// checks Ea/Eb; 165 HCI_LE_Enable_Encryption with the LTK.
+
+const DEBUG_KEY: &str = "bumble/bumble_lesc_passkey_654321_debugkey_ok.btsnoop";
+
+fn round_packet(round: usize, offset: usize) -> usize {
+    42 + 6 * round + offset
+}
+
+/// The SMP command of an H4 ACL record: code at octet 9, parameters after it.
+fn smp(record: &mut common::SnoopRecord) -> &mut [u8] {
+    assert_eq!(record.data[0], 2, "an ACL record");
+    assert_eq!(&record.data[7..9], &[6, 0], "on the SMP channel");
+    &mut record.data[9..]
+}
+
+fn reversed<const N: usize>(wire: &[u8]) -> [u8; N] {
+    let mut out: [u8; N] = wire[..N].try_into().unwrap();
+    out.reverse();
+    out
+}
+
+fn remove_packets(snoop: &mut Btsnoop, numbers: &[usize]) {
+    let mut numbers = numbers.to_vec();
+    numbers.sort_unstable();
+    for n in numbers.into_iter().rev() {
+        snoop.records.remove(n - 1);
+    }
+}
+
+/// What the unedited pairing's keys and addresses are.
+struct DebugKeyPairing {
+    report: Report,
+    pka_x: [u8; 32],
+    pka_y: [u8; 32],
+    pkb_x: [u8; 32],
+    na: [u8; 16],
+    nb: [u8; 16],
+}
+
+fn debug_key_pairing() -> (Btsnoop, DebugKeyPairing) {
+    let mut snoop = Btsnoop::parse(&data(DEBUG_KEY));
+    // The initiator's public key goes down in three ACL fragments (35, 36, 37).
+    let pka: Vec<u8> = (35..=37)
+        .flat_map(|n| snoop.packet(n).data[5..].to_vec())
+        .skip(4)
+        .collect();
+    let pkb = smp(snoop.packet(41)).to_vec();
+    let na = reversed(&smp(snoop.packet(round_packet(19, 3)))[1..]);
+    let nb = reversed(&smp(snoop.packet(round_packet(19, 5)))[1..]);
+    let pairing = DebugKeyPairing {
+        report: analyse_file(DEBUG_KEY),
+        pka_x: reversed(&pka[1..]),
+        pka_y: reversed(&pka[33..]),
+        pkb_x: reversed(&pkb[1..]),
+        na,
+        nb,
+    };
+    (snoop, pairing)
+}
+
+impl DebugKeyPairing {
+    fn controller_ltk(&self) -> String {
+        self.report.connections[0]
+            .encryption
+            .key
+            .clone()
+            .expect("the LTK given to the controller")
+    }
+
+    /// Writes Ea and Eb as f6 gives them for these IO capabilities and r values
+    /// (the values a pairing by another method with the same keys and nonces sends).
+    fn rewrite_checks(&self, snoop: &mut Btsnoop, ra: [u8; 16], rb: [u8; 16]) {
+        let conn = &self.report.connections[0];
+        let (a, b) = (
+            conn.central.unwrap().typed(),
+            conn.peripheral.unwrap().typed(),
+        );
+        let dhkey = p256_dhkey(&DEBUG_PRIVATE_KEY, &self.pka_x, &self.pka_y).unwrap();
+        let (mac_key, _) = f5(&dhkey, &self.na, &self.nb, &a, &b);
+        let io_cap = |p: &[u8]| [p[3], p[2], p[1]];
+        let io_a = io_cap(smp(snoop.packet(32)));
+        let io_b = io_cap(smp(snoop.packet(34)));
+        let mut ea = f6(&mac_key, &self.na, &self.nb, &rb, &io_a, &a, &b);
+        let mut eb = f6(&mac_key, &self.nb, &self.na, &ra, &io_b, &b, &a);
+        ea.reverse();
+        eb.reverse();
+        smp(snoop.packet(162))[1..17].copy_from_slice(&ea);
+        smp(snoop.packet(164))[1..17].copy_from_slice(&eb);
+    }
+}
+
+#[test]
+fn a_missed_confirm_leaves_a_gap_in_its_round_not_a_shift() {
+    let (mut snoop, pairing) = debug_key_pairing();
+    // The responder's confirm of round 3 (packet 62) removed, as if the sniffer missed it.
+    remove_packets(&mut snoop, &[round_packet(3, 2)]);
+    let report = analyse(&snoop.to_bytes());
+    let p = &report.connections[0].pairings[0];
+    assert_eq!(p.passkey.as_deref(), Some("654321"), "{p:#?}");
+    assert!(p.learned_bits.is_none() && p.passkey_gaps.is_empty());
+    assert_eq!(
+        p.derived_ltk.as_deref(),
+        Some(pairing.controller_ltk().as_str())
+    );
+    assert_eq!(findings(&report, "smp.passkey_recovered").len(), 1);
+}
+
+#[test]
+fn a_round_missed_on_both_sides_is_a_gap_of_one_bit() {
+    let (mut snoop, _) = debug_key_pairing();
+    // Round 3: the responder's confirm (62) and the initiator's random (63) removed,
+    // so neither side's confirm-random pair of that round is in the capture.
+    remove_packets(&mut snoop, &[round_packet(3, 2), round_packet(3, 3)]);
+    let report = analyse(&snoop.to_bytes());
+    let p = &report.connections[0].pairings[0];
+    assert_eq!(p.passkey, None);
+    assert_eq!(p.passkey_gaps, vec![3]);
+    let bits = p.learned_bits.as_ref().expect("19 bits known");
+    assert_eq!((bits.count, bits.mask), (19, 0xf_ffff & !(1 << 3)));
+    assert_eq!(bits.value, 654_321 & !(1 << 3));
+    // 654321 has bit 3 clear; 654329 is the other passkey with these 19 bits.
+    assert_eq!(bits.candidates, 2);
+    let found = findings(&report, "smp.passkey_bits_leaked");
+    assert!(
+        found[0].cause.contains("round(s) 3 unknown"),
+        "{}",
+        found[0].cause
+    );
+}
+
+/// Keeps round 19's randoms (Na, Nb) and, with `keep_responder_confirm`, its Cb;
+/// every other confirm and random is removed.
+fn single_round(snoop: &mut Btsnoop, keep_responder_confirm: bool) {
+    let mut removed: Vec<usize> = (0..19)
+        .flat_map(|round| [0, 2, 3, 5].map(|offset| round_packet(round, offset)))
+        .collect();
+    removed.push(round_packet(19, 0));
+    if !keep_responder_confirm {
+        removed.push(round_packet(19, 2));
+    }
+    // Numbers above are of the unedited file: remove from the highest down.
+    remove_packets(snoop, &removed);
+}
+
+#[test]
+fn secure_connections_oob_derives_the_ltk_the_eb_check_confirms() {
+    let (mut snoop, pairing) = debug_key_pairing();
+    // Pairing Request (32): OOB data flag set (the initiator received the
+    // responder's OOB data, so Ea uses rb = that random, not on the air); the
+    // responder's flag stays clear (ra = 0). Ea and Eb rewritten for these values
+    // with rb = 0x5a.., then the passkey rounds removed except round 19's randoms.
+    smp(snoop.packet(32))[2] = 1;
+    pairing.rewrite_checks(&mut snoop, [0; 16], [0x5a; 16]);
+    single_round(&mut snoop, false);
+    let report = analyse(&snoop.to_bytes());
+    let p = &report.connections[0].pairings[0];
+    assert_eq!(p.method, Some(blepake_sniff::report::Method::Oob));
+    assert_eq!(
+        p.derived_ltk.as_deref(),
+        Some(pairing.controller_ltk().as_str())
+    );
+}
+
+#[test]
+fn numeric_comparison_reports_the_value_both_devices_showed() {
+    let (mut snoop, pairing) = debug_key_pairing();
+    // Pairing Request (32) and Response (34): IO capability DisplayYesNo (1) on both
+    // sides, so the method is numeric comparison; Ea and Eb rewritten with r = 0;
+    // the rounds removed except round 19's responder confirm and randoms.
+    smp(snoop.packet(32))[1] = 1;
+    smp(snoop.packet(34))[1] = 1;
+    pairing.rewrite_checks(&mut snoop, [0; 16], [0; 16]);
+    single_round(&mut snoop, true);
+    let report = analyse(&snoop.to_bytes());
+    let p = &report.connections[0].pairings[0];
+    assert_eq!(
+        p.method,
+        Some(blepake_sniff::report::Method::NumericComparison)
+    );
+    let expected = g2(&pairing.pka_x, &pairing.pkb_x, &pairing.na, &pairing.nb) % 1_000_000;
+    assert_eq!(p.numeric_comparison, Some(format!("{expected:06}")));
+    assert_eq!(
+        p.derived_ltk.as_deref(),
+        Some(pairing.controller_ltk().as_str())
     );
 }

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use blepake_sniff::analysis::findings::{Finding, Severity};
 use blepake_sniff::codec::frame::{Direction, Phy};
+use blepake_sniff::crack::KnownBits;
 use blepake_sniff::report::{Connection, Method, Outcome, Pairing, Report, Role, Source};
 
 pub struct Style {
@@ -280,13 +281,28 @@ fn key_lines(p: &Pairing) -> Vec<String> {
         ));
     }
     if let Some(bits) = &p.learned_bits {
+        let known = KnownBits {
+            mask: bits.mask,
+            value: bits.value,
+        };
         lines.push(format!(
-            "learned the low {} bits of the {}'s passkey: {:0width$b}; {} passkeys remain",
-            bits.count,
+            "learned {} of the {}'s passkey: {}; {} passkeys remain",
+            known.describe(),
             role(bits.owner),
-            bits.value,
+            known.pattern(),
             bits.candidates,
-            width = bits.count as usize
+        ));
+    }
+    if !p.passkey_gaps.is_empty() {
+        let rounds: Vec<String> = p.passkey_gaps.iter().map(usize::to_string).collect();
+        lines.push(format!(
+            "passkey round(s) {} not captured on either side (gaps)",
+            rounds.join(", ")
+        ));
+    }
+    if let Some(value) = &p.numeric_comparison {
+        lines.push(format!(
+            "numeric comparison value {value} (shown on both devices)"
         ));
     }
     if let Some(tk) = &p.tk {
