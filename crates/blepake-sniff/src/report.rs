@@ -150,9 +150,11 @@ pub struct Version {
 pub struct Encryption {
     /// Encryption was started at least once.
     pub started: bool,
-    /// Encrypted PDUs seen and how many were decrypted.
+    /// Encrypted PDUs seen, how many this analysis decrypted, and how many the
+    /// sniffer had already decrypted (LINKTYPE 256 and 272 flags).
     pub encrypted_pdus: u64,
     pub decrypted_pdus: u64,
+    pub decrypted_by_sniffer: u64,
     /// The key the link was encrypted with, when known (hex).
     pub key: Option<String>,
     /// Where that key came from: "stk", "ltk (--ltk)", "ltk (distributed)", "ltk (derived)", "hci".

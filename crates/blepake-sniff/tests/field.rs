@@ -382,3 +382,137 @@ fn numeric_comparison_reports_the_value_both_devices_showed() {
         Some(pairing.controller_ltk().as_str())
     );
 }
+
+// --- Encrypted links: outcome from SMP/LL evidence, links the sniffer decrypted ---
+
+#[test]
+fn outcome_follows_the_smp_and_ll_evidence_not_decryption() {
+    // Unedited: both DHKey checks (151, 156) and LL_START_ENC_REQ (166) are on the
+    // air, the traffic after them cannot be decrypted (no key in the capture).
+    let report = analyse_file(LESC);
+    let conn = &report.connections[0];
+    assert_eq!(conn.encryption.decrypted_pdus, 0);
+    assert!(conn.encryption.started);
+    assert_eq!(
+        conn.pairings[0].outcome,
+        blepake_sniff::report::Outcome::Completed
+    );
+}
+
+#[test]
+fn secure_connections_without_bonding_is_not_an_smp_timeout() {
+    let mut capture = lesc();
+    let crc_init = connect_ind(&mut capture).crc_init;
+    // Pairing Request (57) and Response (66): AuthReq bonding bits cleared (CRC
+    // recomputed), so no SMP follows the DHKey checks; every packet after the
+    // responder's DHKey check (156) moved 62 s later, the link staying up.
+    for n in [57, 66] {
+        let mut pdu = capture.packet(n).pdu().to_vec();
+        assert_eq!(pdu[4], 0x06, "SMP channel");
+        pdu[9] &= !0x03;
+        capture.packet(n).set_pdu(&pdu, crc_init);
+    }
+    for packet in capture.packets().skip(156) {
+        packet.timestamp += 62_000_000_000 / 1000 * 1000;
+    }
+    let report = analyse(&capture.to_bytes());
+    assert!(!report.connections[0].pairings[0].bonding);
+    assert!(
+        findings(&report, "smp.timeout").is_empty(),
+        "{:#?}",
+        report.findings
+    );
+}
+
+/// crackle's known_ltk.pcap (an encrypted reconnection, 7 encrypted PDUs, LTK
+/// 7f62c053f104a5bbe68b1d896a2ed49c) rewritten as LINKTYPE 256: the PPI header
+/// replaced by a 10-octet radio header whose flags carry the sniffer's verdicts,
+/// CRC checked and valid on every packet; the first `by_sniffer` encrypted PDUs as
+/// a sniffer that followed the encryption writes them (plaintext, MIC kept, flags
+/// decrypted | MIC checked | MIC valid), the rest as sent with flags MIC checked
+/// (not valid), as from a sniffer without the key.
+fn known_ltk_decrypted_by_sniffer(by_sniffer: usize) -> Vec<u8> {
+    const LTK: &str = "7f62c053f104a5bbe68b1d896a2ed49c";
+    let bytes = data("crackle/known_ltk.pcap");
+    let opened = analyse_bytes(
+        &bytes,
+        &blepake_sniff::Options {
+            ltks: vec![common::hex(LTK)],
+            brute_force: false,
+        },
+    );
+    let decrypted = &opened.connections[0].decrypted;
+    assert_eq!(decrypted.len(), 7);
+    let mut pcap = common::Pcap::parse(&bytes);
+    let le_packet_of = |record: &common::Record| {
+        let ppi_len = usize::from(u16::from_le_bytes([record.data[2], record.data[3]]));
+        record.data[ppi_len..].to_vec()
+    };
+    // A retransmission repeats the sealed payload: it gets the same treatment.
+    let sealed: Vec<Vec<u8>> = decrypted
+        .iter()
+        .map(|d| le_packet_of(&pcap.records[d.packet as usize - 1])[6..].to_vec())
+        .collect();
+    pcap.header[20..24].copy_from_slice(&256u32.to_le_bytes());
+    for record in pcap.records.iter_mut() {
+        let mut le_packet = le_packet_of(record);
+        let mut flags: u16 = 0x0c00;
+        if let Some(k) = sealed.iter().position(|s| le_packet.get(6..) == Some(s)) {
+            if k < by_sniffer {
+                let plain = common::hex_vec(&decrypted[k].plaintext);
+                le_packet[6..6 + plain.len()].copy_from_slice(&plain);
+                flags |= 0x0008 | 0x1000 | 0x2000;
+            } else {
+                flags |= 0x1000;
+            }
+        }
+        let mut data = vec![0u8; 8];
+        data.extend_from_slice(&flags.to_le_bytes());
+        data.extend_from_slice(&le_packet);
+        record.data = data;
+    }
+    pcap.to_bytes()
+}
+
+#[test]
+fn pdus_the_sniffer_decrypted_count_and_the_rest_decrypt_with_the_key() {
+    let with_key = |bytes: &[u8]| {
+        analyse_bytes(
+            bytes,
+            &blepake_sniff::Options {
+                ltks: vec![common::hex("7f62c053f104a5bbe68b1d896a2ed49c")],
+                brute_force: false,
+            },
+        )
+    };
+    // Without the sniffer's help the key opens the 7 encrypted PDUs of the PPI
+    // original (LINKTYPE 256 has no radio clock: placed by timestamps alone, 4
+    // retransmissions are taken for new PDUs that no key opens).
+    let baseline = with_key(&known_ltk_decrypted_by_sniffer(0));
+    let all = baseline.connections[0].encryption.encrypted_pdus;
+    let opened_alone = baseline.connections[0].encryption.decrypted_pdus;
+    assert_eq!(opened_alone, 7);
+    let bytes = known_ltk_decrypted_by_sniffer(4);
+    let without_key = analyse(&bytes);
+    let e = &without_key.connections[0].encryption;
+    assert!(e.started);
+    assert_eq!(e.encrypted_pdus, all);
+    assert_eq!(e.decrypted_pdus, 0);
+    let by_sniffer = e.decrypted_by_sniffer;
+    assert_eq!(by_sniffer, 4);
+    // The ones the sniffer could not open decrypt with the packet counters after its.
+    let opened = with_key(&bytes);
+    let e = &opened.connections[0].encryption;
+    assert_eq!(
+        (e.decrypted_by_sniffer, e.decrypted_pdus),
+        (by_sniffer, 7 - by_sniffer)
+    );
+    let summaries = |r: &Report| -> Vec<String> {
+        r.connections[0]
+            .decrypted
+            .iter()
+            .map(|d| d.summary.clone())
+            .collect()
+    };
+    assert_eq!(summaries(&opened), summaries(&baseline));
+}

@@ -160,7 +160,13 @@ fn run(
             ColorChoice::Never => false,
             ColorChoice::Auto => std::io::stdout().is_terminal(),
         };
-        render(&report, &render::Style { colour })
+        render(
+            &report,
+            &render::Style {
+                colour,
+                ltk_given: !options.ltks.is_empty(),
+            },
+        )
     };
     let status = if report.worst_severity() == Some(Severity::Error) {
         EXIT_ERROR_FINDINGS
@@ -380,6 +386,7 @@ mod tests {
             .output
             .unwrap();
         assert!(text.contains("decrypted 7 of 7 encrypted PDUs"), "{text}");
+        assert!(!text.contains("hint"), "{text}");
         assert!(text.contains("ATT_READ_BY_TYPE_RSP"), "{text}");
         let bad = run(
             &path,
@@ -390,6 +397,25 @@ mod tests {
             render::keys,
         );
         assert_eq!(bad.status, 2);
+        // No key, then a wrong one (the right LTK with its octets reversed).
+        let none = run(&path, &[], true, false, ColorChoice::Never, render::keys);
+        let text = none.output.unwrap();
+        assert!(text.contains("decrypted 0 of 7"), "{text}");
+        assert!(
+            text.contains("give the bond's LTK with --ltk HEX"),
+            "{text}"
+        );
+        let reversed = ["9cd42e6a891d8be6bba504f153c0627f".to_string()];
+        let wrong = run(
+            &path,
+            &reversed,
+            true,
+            false,
+            ColorChoice::Never,
+            render::keys,
+        );
+        let text = wrong.output.unwrap();
+        assert!(text.contains("no --ltk given opens them"), "{text}");
     }
 
     /// A copy of a test capture, cut or rewritten, in a scratch file.

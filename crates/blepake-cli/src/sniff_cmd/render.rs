@@ -5,10 +5,14 @@ use std::fmt::Write;
 use blepake_sniff::analysis::findings::{Finding, Severity};
 use blepake_sniff::codec::frame::{Direction, Phy};
 use blepake_sniff::crack::KnownBits;
-use blepake_sniff::report::{Connection, Method, Outcome, Pairing, Report, Role, Source};
+use blepake_sniff::report::{
+    Connection, Encryption, Method, Outcome, Pairing, Report, Role, Source,
+};
 
 pub struct Style {
     pub colour: bool,
+    /// Keys were given with --ltk (for the hint when nothing decrypts).
+    pub ltk_given: bool,
 }
 
 impl Style {
@@ -201,16 +205,16 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
         encryption.push("started".to_string());
     }
     if conn.source == Source::Radio && e.encrypted_pdus > 0 {
-        encryption.push(format!(
-            "{} encrypted PDUs, {} decrypted",
-            e.encrypted_pdus, e.decrypted_pdus
-        ));
+        encryption.push(decrypted_count(e));
     }
     if let (Some(key), Some(source)) = (&e.key, &e.key_source) {
         encryption.push(format!("key {key} ({source})"));
     }
     if !encryption.is_empty() {
         let _ = writeln!(out, "  encryption  {}", encryption.join(", "));
+    }
+    if let Some(hint) = key_hint(conn, style) {
+        let _ = writeln!(out, "              {hint}");
     }
     for p in &conn.pairings {
         pairing(out, p, style);
@@ -222,6 +226,35 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
             d.packet, d.reason, d.reason_text
         );
     }
+}
+
+fn decrypted_count(e: &Encryption) -> String {
+    let decrypted = e.decrypted_pdus + e.decrypted_by_sniffer;
+    let by_sniffer = if e.decrypted_by_sniffer > 0 {
+        format!(" ({} by the sniffer)", e.decrypted_by_sniffer)
+    } else {
+        String::new()
+    };
+    format!(
+        "decrypted {decrypted} of {} encrypted PDUs{by_sniffer}",
+        e.encrypted_pdus
+    )
+}
+
+/// Why encrypted PDUs stayed closed, and what to try.
+fn key_hint(conn: &Connection, style: &Style) -> Option<String> {
+    let e = &conn.encryption;
+    let closed = e.encrypted_pdus - e.decrypted_pdus - e.decrypted_by_sniffer;
+    if conn.source != Source::Radio || closed == 0 || e.decrypted_pdus > 0 {
+        return None;
+    }
+    Some(if style.ltk_given {
+        "hint: no --ltk given opens them: give the LTK most-significant octet first, as Wireshark shows it (reverse it if it came from a little-endian dump), and check that it is this link's"
+            .to_string()
+    } else {
+        "hint: no key from the capture opens them: give the bond's LTK with --ltk HEX (most-significant octet first, as Wireshark shows it), or capture the pairing itself"
+            .to_string()
+    })
 }
 
 fn outcome(outcome: Outcome, style: &Style) -> String {
@@ -415,11 +448,10 @@ pub fn keys(report: &Report, style: &Style) -> String {
             let _ = writeln!(out, "  link key {key} ({source})");
         }
         if e.encrypted_pdus > 0 {
-            let _ = writeln!(
-                out,
-                "  decrypted {} of {} encrypted PDUs",
-                e.decrypted_pdus, e.encrypted_pdus
-            );
+            let _ = writeln!(out, "  {}", decrypted_count(e));
+        }
+        if let Some(hint) = key_hint(conn, style) {
+            let _ = writeln!(out, "  {hint}");
         }
         for pdu in &conn.decrypted {
             let _ = writeln!(

@@ -218,8 +218,21 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         if payload.is_empty() {
             return;
         }
+        if packet.encrypted == Some(true) {
+            // The sniffer saw encryption even where LL_START_ENC_REQ was missed.
+            link.encrypting = true;
+        }
         let decrypting = link.encrypting && !packet.decrypted;
-        let (direction, plaintext) = if decrypting {
+        let (direction, plaintext) = if packet.decrypted {
+            conn.encryption.encrypted_pdus += 1;
+            conn.encryption.decrypted_by_sniffer += 1;
+            link.opened_by_sniffer(guessed);
+            let mic = if packet.mic_appended { 4 } else { 0 };
+            (
+                guessed,
+                payload[..payload.len().saturating_sub(mic)].to_vec(),
+            )
+        } else if decrypting {
             conn.encryption.encrypted_pdus += 1;
             if link.needs_key() {
                 let candidates = key_candidates(
@@ -289,7 +302,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             }
             Llid::Reserved => "reserved LLID".to_string(),
         };
-        if decrypting {
+        if decrypting || packet.decrypted {
             conn.decrypted.push(DecryptedPdu {
                 packet: frame.number,
                 direction,

@@ -264,10 +264,17 @@ impl PairingLog {
         }
     }
 
+    /// From the SMP and LL evidence, not from whether the analysis could decrypt:
+    /// encryption started after the pairing, both DHKey checks sent (the responder
+    /// sends Eb only once Ea checked out), or keys distributed after generation.
     pub fn outcome(&self) -> Outcome {
+        let checks_passed = self.secure_connections() && self.keys_generated();
         if self.failed.is_some() {
             Outcome::Failed
-        } else if self.encrypted || (self.keys_generated() && !self.distributed.is_empty()) {
+        } else if self.encrypted
+            || checks_passed
+            || (self.keys_generated() && !self.distributed.is_empty())
+        {
             Outcome::Completed
         } else {
             Outcome::Incomplete

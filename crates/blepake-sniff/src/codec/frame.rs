@@ -74,8 +74,12 @@ pub struct RadioPacket<'a> {
     /// The connection event counter, when the sniffer reports it (nRF Sniffer).
     pub event_counter: Option<u16>,
     pub direction: Option<Direction>,
-    /// The sniffer already decrypted the payload.
+    /// The sniffer already decrypted the payload: it is plaintext.
     pub decrypted: bool,
+    /// The 4 MIC octets still follow a payload the sniffer decrypted.
+    pub mic_appended: bool,
+    /// The sniffer says whether the PDU was encrypted on the air.
+    pub encrypted: Option<bool>,
     pub phy: Option<Phy>,
 }
 
@@ -92,6 +96,8 @@ impl<'a> RadioPacket<'a> {
             event_counter: None,
             direction: None,
             decrypted: false,
+            mic_appended: false,
+            encrypted: None,
             phy: None,
         }
     }
@@ -274,7 +280,13 @@ fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
     let mut packet = le_packet(r.rest(), phy == Some(Phy::LeCoded))?;
     packet.channel = Some(channel);
     packet.rssi = (flags & 0x0002 != 0).then_some(signal);
-    packet.decrypted = flags & 0x0008 != 0;
+    // Decrypted (0x0008), MIC checked (0x1000), MIC valid (0x2000): a checked MIC
+    // still follows the plaintext; a packet whose MIC failed is left as sent.
+    let mic_checked = flags & 0x1000 != 0;
+    let mic_valid = flags & 0x2000 != 0;
+    packet.decrypted = flags & 0x0008 != 0 && (!mic_checked || mic_valid);
+    packet.mic_appended = packet.decrypted && mic_checked;
+    packet.encrypted = (flags & 0x0008 != 0 || mic_checked).then_some(true);
     packet.direction = match (flags >> 7) & 7 {
         2 => Some(Direction::CentralToPeripheral),
         3 => Some(Direction::PeripheralToCentral),
@@ -405,8 +417,12 @@ fn nordic_ble(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
             Direction::PeripheralToCentral
         });
         packet.event_counter = Some(event_counter);
-        // Encrypted and MIC OK: the sniffer followed the encryption and decrypted it.
+        // Encrypted (0x04) and MIC OK (0x08): the sniffer followed the encryption and
+        // decrypted it, the MIC octets left after the plaintext. Encrypted with a bad
+        // MIC: the payload is as sent, for a key the sniffer did not have.
+        packet.encrypted = Some(flags & 0x04 != 0);
         packet.decrypted = flags & 0x0c == 0x0c;
+        packet.mic_appended = packet.decrypted;
     }
     // Version 3 stamps the packet start with the firmware clock; older versions give only a delta.
     packet.radio_clock = (version >= 3).then_some(RadioClock {

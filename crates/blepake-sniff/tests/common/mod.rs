@@ -288,3 +288,10 @@ impl NgPacket {
         self.data.extend_from_slice(&crc24(crc_init, pdu));
     }
 }
+
+pub fn hex_vec(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
