@@ -258,6 +258,9 @@ pub struct Disconnect {
     pub packet: u64,
     pub reason: u8,
     pub reason_text: &'static str,
+    /// Not on the air: the sniffer heard nothing more on the link for longer than
+    /// its supervision timeout while it went on capturing (reason 0x08).
+    pub inferred: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

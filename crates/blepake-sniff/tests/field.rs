@@ -516,3 +516,76 @@ fn pdus_the_sniffer_decrypted_count_and_the_rest_decrypt_with_the_key() {
     };
     assert_eq!(summaries(&opened), summaries(&baseline));
 }
+
+// --- The failure this project exists for, shipped as examples/captures/ ---
+
+const WINDOWS_EXAMPLE: &str = "windows-phy-update-instant-passed.pcapng";
+
+/// crackle's le_secure_connections.pcapng with three edits: packet 62 becomes
+/// the central's LL_PHY_UPDATE_IND to 2M with its instant 93 events in the past
+/// (as a Windows host's controller sent it); everything on the link after packet
+/// 140 (the responder's Pairing Confirm) removed, as when the link drops there;
+/// the peripheral's first 8 ADV_IND (packets 1-8) sent again 2 s later, as it
+/// advertises once the link is gone.
+fn windows_failure_capture() -> Vec<u8> {
+    let mut capture = lesc();
+    phy_update_93_events_late(&mut capture);
+    let last_kept = capture.packet(140).timestamp;
+    let first = capture.packet(1).timestamp;
+    let readvertised: Vec<common::NgPacket> = capture
+        .packets()
+        .take(8)
+        .map(|p| common::NgPacket {
+            interface: p.interface,
+            timestamp: last_kept + 2_000_000_000 + (p.timestamp - first),
+            data: p.data.clone(),
+        })
+        .collect();
+    let mut seen = 0;
+    capture.blocks.retain(|block| match block {
+        common::NgBlock::Packet(_) => {
+            seen += 1;
+            seen <= 140
+        }
+        common::NgBlock::Other { .. } => true,
+    });
+    capture
+        .blocks
+        .extend(readvertised.into_iter().map(common::NgBlock::Packet));
+    capture.to_bytes()
+}
+
+#[test]
+fn the_shipped_windows_failure_capture_is_explained() {
+    let path = format!(
+        "{}/../../examples/captures/{WINDOWS_EXAMPLE}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let made = windows_failure_capture();
+    if std::env::var_os("BLEPAKE_WRITE_EXAMPLES").is_some() {
+        std::fs::write(&path, &made).unwrap();
+    }
+    let shipped = std::fs::read(&path).unwrap();
+    assert!(
+        shipped == made,
+        "{path} is not the documented edit of {LESC}"
+    );
+    let report = analyse(&shipped);
+    let conn = &report.connections[0];
+    let disconnect = conn.disconnect.as_ref().expect("the link was lost");
+    assert_eq!(
+        (disconnect.reason, disconnect.inferred, disconnect.packet),
+        (0x08, true, 140)
+    );
+    assert_eq!(
+        conn.pairings[0].outcome,
+        blepake_sniff::report::Outcome::Incomplete
+    );
+    let past = findings(&report, "ll.instant_in_past");
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].packets, vec![62]);
+    let lost = findings(&report, "smp.link_lost");
+    assert_eq!(lost.len(), 1, "{:#?}", report.findings);
+    assert!(findings(&report, "smp.timeout").is_empty());
+    assert!(findings(&report, "smp.pairing_failed").is_empty());
+}

@@ -222,8 +222,15 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
     if let Some(d) = &conn.disconnect {
         let _ = writeln!(
             out,
-            "  disconnect  packet {}: {:#04x} {}",
-            d.packet, d.reason, d.reason_text
+            "  disconnect  packet {}: {:#04x} {}{}",
+            d.packet,
+            d.reason,
+            d.reason_text,
+            if d.inferred {
+                " (inferred: nothing more on the link for longer than its supervision timeout while the capture went on)"
+            } else {
+                ""
+            }
         );
     }
 }

@@ -111,6 +111,8 @@ struct Analyzer<'o, 'p> {
     options: &'o Options,
     progress: &'p mut dyn FnMut(Progress),
     packets: u64,
+    /// Latest time of any packet, on the clock the links use.
+    last_time_ns: i64,
     link_types: Vec<u32>,
     stats: Stats,
     devices: Vec<Device>,
@@ -129,6 +131,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             options,
             progress,
             packets: 0,
+            last_time_ns: i64::MIN,
             link_types: Vec::new(),
             stats: Stats::default(),
             devices: Vec::new(),
@@ -170,6 +173,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         };
         // Timeouts on a sniffed link run on the sniffer's clock when it has one.
         let time_ns = time_us.saturating_mul(1000);
+        self.last_time_ns = self.last_time_ns.max(time_ns);
         if packet.is_advertising() {
             if !self.crc_accepted(packet, Some(ADVERTISING_CRC_INIT)) {
                 return;
@@ -401,6 +405,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             ));
         }
         for conn in &mut self.conns {
+            conn.infer_supervision_timeout(self.last_time_ns);
             let initiator = conn.central;
             let responder = conn.peripheral;
             let controller_keys = conn.controller_keys.clone();

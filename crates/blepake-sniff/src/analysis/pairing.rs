@@ -585,7 +585,8 @@ impl PairingLog {
                 let last = self
                     .failed
                     .map_or(self.last_packet, |(_, _, failed)| failed);
-                let packets = vec![last, packet];
+                let mut packets = vec![last, packet];
+                packets.dedup();
                 out.push(Finding::new(
                     Kind::LinkLostDuringPairing,
                     id,
