@@ -122,6 +122,7 @@ struct Analyzer<'o, 'p> {
     clock: ClockUnwrapper,
     /// LTKs seen in key distribution, for later reconnections.
     learned_ltks: Vec<Key128>,
+    tk_cache: HashMap<crate::crack::LegacyExchange, Option<u32>>,
     findings: Vec<Finding>,
 }
 
@@ -140,6 +141,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             host: Host::default(),
             clock: ClockUnwrapper::default(),
             learned_ltks: Vec::new(),
+            tk_cache: HashMap::new(),
             findings: Vec::new(),
         }
     }
@@ -247,6 +249,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     guessed,
                     packet.pdu[0],
                     payload,
+                    &mut self.tk_cache,
                     &mut *self.progress,
                 );
                 if let Some(chosen) = link.choose_key(&candidates, guessed, packet.pdu[0], payload)
@@ -417,6 +420,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     controller_keys: &controller_keys,
                     mic_probe: None,
                     brute_force: self.options.brute_force,
+                    tk_cache: &mut self.tk_cache,
                     progress: &mut report_progress,
                 });
                 let disconnect = conn
@@ -453,6 +457,7 @@ fn key_candidates(
     direction: Direction,
     header: u8,
     sealed: &[u8],
+    tk_cache: &mut HashMap<crate::crack::LegacyExchange, Option<u32>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<KeyCandidate> {
     let mut candidates: Vec<KeyCandidate> = options
@@ -473,6 +478,7 @@ fn key_candidates(
             controller_keys: &[],
             mic_probe: Some(MicProbe { check: &check }),
             brute_force: options.brute_force,
+            tk_cache,
             progress: &mut report_progress,
         });
         candidates.extend(recovered.stk.map(|key| KeyCandidate { key, source: "stk" }));

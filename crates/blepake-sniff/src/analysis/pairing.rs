@@ -2,6 +2,8 @@
 //! method they select, the keys that can be recovered from them, and the
 //! findings they give rise to.
 
+use std::collections::HashMap;
+
 use crate::analysis::findings::{Finding, Kind};
 use crate::bytes::to_hex;
 use crate::codec::ll::Address;
@@ -86,7 +88,7 @@ pub struct PublicKey {
 /// The first encrypted PDU after a legacy pairing, for checking a TK by its
 /// MIC when the confirm values were not captured.
 pub struct MicProbe<'a> {
-    pub check: &'a dyn Fn(&Key128) -> bool,
+    pub check: &'a (dyn Fn(&Key128) -> bool + Sync),
 }
 
 /// What the capture offers for key recovery beyond the SMP commands.
@@ -97,6 +99,9 @@ pub struct CrackContext<'a> {
     pub controller_keys: &'a [Key128],
     pub mic_probe: Option<MicProbe<'a>>,
     pub brute_force: bool,
+    /// TKs already found for identical exchanges: a capture that repeats a
+    /// pairing (same commands, confirm and random values) is searched once.
+    pub tk_cache: &'a mut HashMap<LegacyExchange, Option<u32>>,
     pub progress: &'a mut dyn FnMut(u64),
 }
 
@@ -326,7 +331,9 @@ impl PairingLog {
         }
         let progress = &mut *ctx.progress;
         recovered.tk = if let Some(check) = exchange.confirm_check() {
-            brute_force_tk(check, progress)
+            *ctx.tk_cache
+                .entry(exchange.clone())
+                .or_insert_with(|| brute_force_tk(check, progress))
         } else if exchange.mrand.is_some()
             && exchange.srand.is_some()
             && !ctx.controller_keys.is_empty()
