@@ -140,7 +140,6 @@ class SecureLink:
         self._changed = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._tasks: List["asyncio.Task[Any]"] = []
-        self._subscribed = False
         self._writing = False
 
     # -- making one --------------------------------------------------------
@@ -383,7 +382,6 @@ class SecureLink:
                         self.client.start_notify(self._outbound, self._on_notification),
                         self.handshake_timeout,
                     )
-                    self._subscribed = True
                 else:
                     await self.client.write_gatt_char(
                         self._inbound, value, response=not self._write_without_response
@@ -475,7 +473,8 @@ class SecureLink:
 
     async def aclose(self, reason: int = 0) -> None:
         """Closes the session (an authenticated close after what was sent)
-        and stops using the client. Safe to call more than once."""
+        and stops using the client; the device ends the BLE link once the
+        session is over. Safe to call more than once."""
         if self.is_open:
             self._conn.close(reason)
             self._flush()
@@ -485,11 +484,6 @@ class SecureLink:
                 pass
         self._finish(None)
         await self._stop()
-        if self._subscribed and self.client.is_connected:
-            try:
-                await self.client.stop_notify(self._outbound)
-            except Exception:
-                pass
 
     async def _wait_closed(self) -> None:
         while not self._ended.done() and not (

@@ -69,6 +69,8 @@ class Session:
         self._values: "asyncio.Queue[bytes]" = asyncio.Queue()
         self._sender = asyncio.ensure_future(self._send_values())
         self._removed = False
+        self._sending = False
+        self._disconnecting = False
         # Messages echoed while the queue was full (bounded: ECHO_BACKLOG).
         self._echoes: "collections.deque[bytes]" = collections.deque()
 
@@ -141,6 +143,10 @@ class Session:
             self._values.put_nowait(value)
         for event in step.events:
             self.server._deliver(self, event)
+        if self.link.is_closed and self._values.empty() and not self._sending:
+            # Ended with nothing (more) that can go out, say before the host
+            # subscribed: end the BLE link too.
+            self.server._spawn(self._disconnect())
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -154,6 +160,7 @@ class Session:
         handle = self.connection.handle
         while True:
             value = await self._values.get()
+            self._sending = True
             try:
                 await device.notify_subscriber(self.connection, self.server.outbound, value)
                 queue = device.host.get_data_packet_queue(handle)
@@ -161,6 +168,8 @@ class Session:
                     await queue.drain(handle)
             except (core.BaseBumbleError, ValueError):
                 return  # the link is gone; its disconnection event follows
+            finally:
+                self._sending = False
             if self._values.empty() and not self._removed:
                 if self.link.is_closed:
                     # Everything, the alert or the close included, has gone
@@ -171,6 +180,9 @@ class Session:
                 self._step(self.link.flush(room=self._room()))
 
     async def _disconnect(self) -> None:
+        if self._disconnecting or self._removed:
+            return
+        self._disconnecting = True
         try:
             await self.connection.disconnect()
         except core.BaseBumbleError:
@@ -294,14 +306,17 @@ class BlepakeDevice:
             fields.append((kind, name[:room]))
         return bytes(core.AdvertisingData(fields))
 
-    async def start(self, *, advertise: bool = True) -> None:
-        """Powers the device on (if it is not) and advertises the service,
-        again after every disconnection."""
+    async def start(self, *, advertise: bool = True, interval: float = 100.0) -> None:
+        """Powers the device on (if it is not) and advertises the service
+        every ``interval`` milliseconds, again after every disconnection."""
         if not self.device.powered_on:
             await self.device.power_on()
         if advertise:
             await self.device.start_advertising(
-                auto_restart=True, advertising_data=self.advertising_data()
+                auto_restart=True,
+                advertising_data=self.advertising_data(),
+                advertising_interval_min=interval,
+                advertising_interval_max=interval,
             )
 
     # -- what the stack delivers -----------------------------------------
