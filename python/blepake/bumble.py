@@ -71,6 +71,8 @@ class Session:
         self._removed = False
         self._sending = False
         self._disconnecting = False
+        # Set after every step: what wait_writable waits on.
+        self._stepped = asyncio.Event()
         # Messages echoed while the queue was full (bounded: ECHO_BACKLOG).
         self._echoes: "collections.deque[bytes]" = collections.deque()
 
@@ -107,7 +109,8 @@ class Session:
     async def wait_writable(self) -> None:
         """Waits until :meth:`send` takes another message."""
         while self.link.queued >= _native.OUTBOX_MESSAGES and not self.ended.done():
-            await asyncio.sleep(0.001)
+            self._stepped.clear()
+            await self._stepped.wait()
 
     # -- what the stack delivers ---------------------------------------
 
@@ -147,6 +150,7 @@ class Session:
             # Ended with nothing (more) that can go out, say before the host
             # subscribed: end the BLE link too.
             self.server._spawn(self._disconnect())
+        self._stepped.set()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -202,6 +206,7 @@ class Session:
         self._sender.cancel()
         self.link.remove()
         self._ended(self.error)
+        self._stepped.set()
 
 
 class BlepakeDevice:

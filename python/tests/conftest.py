@@ -50,18 +50,33 @@ def client_for(central, server, mtu=247, backend=BumbleClient, **options) -> Ble
 class ScriptedClient(BumbleClient):
     """A Bumble backend that records the values written, and can drop the
     link instead of making the N-th write or delivering the N-th
-    notification, or lose every notification (``mute``)."""
+    notification, or lose every notification (``mute``). With
+    ``requests_only`` it reports no characteristic as taking Write Without
+    Response, as some stacks do."""
 
-    def __init__(self, *args, drop_write=None, drop_notification=None, mute=False, **kwargs):
+    def __init__(
+        self, *args, drop_write=None, drop_notification=None, mute=False, requests_only=False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
+        self.requests_only = requests_only
+        self.responses = []
         self.writes = []
         self.notifications = 0
         self.drop_write = drop_write
         self.drop_notification = drop_notification
         self.mute = mute
 
+    async def connect(self, pair, **kwargs):
+        await super().connect(pair, **kwargs)
+        if self.requests_only:
+            for characteristic in self.services.characteristics.values():
+                characteristic._properties = [
+                    name for name in characteristic.properties if name != "write-without-response"
+                ]
+
     async def write_gatt_char(self, characteristic, data, response):
         self.writes.append(bytes(data))
+        self.responses.append(response)
         if len(self.writes) == self.drop_write:
             await self.disconnect()
             raise BleakError("the link dropped")

@@ -179,3 +179,37 @@ def test_every_error_class_is_a_blepake_error():
         thing = getattr(blepake, name)
         if isinstance(thing, type) and issubclass(thing, Exception):
             assert issubclass(thing, blepake.BlepakeError), name
+
+
+def test_the_default_bond_store_is_private_under_the_user_data_directory(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    import platformdirs
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    store = blepake.FileBondStore()
+    assert store.path == platformdirs.user_data_path("blepake", appauthor=False) / "bonds.json"
+    assert str(store.path).startswith(str(tmp_path / "data"))
+    assert store.load("0011223344556677") is None
+    store.save("0011223344556677", b"\x01" * 49)
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert blepake.FileBondStore().load("0011223344556677") == b"\x01" * 49
+    store.delete("0011223344556677")
+    assert store.load("0011223344556677") is None
+    assert [p.name for p in store.path.parent.iterdir()] == ["bonds.json"]
+
+
+def test_a_damaged_bond_file_is_refused_not_overwritten(tmp_path):
+    path = tmp_path / "bonds.json"
+    store = blepake.FileBondStore(path)
+    for damage in ("{not json", '["a list"]'):
+        path.write_text(damage)
+        with pytest.raises(blepake.BlepakeError, match="bond store"):
+            store.load("0011223344556677")
+        with pytest.raises(blepake.BlepakeError, match="bond store"):
+            store.save("0011223344556677", b"\x01" * 49)
+        assert path.read_text() == damage
+    path.write_text('{"0011223344556677": "zz"}')
+    with pytest.raises(blepake.BlepakeError, match="not hex"):
+        store.load("0011223344556677")

@@ -292,6 +292,18 @@ async def test_values_follow_the_mtu(world, made, mtu):
         assert session.link.max_value_len == largest
 
 
+@pytest.mark.parametrize("requests_only", [False, True], ids=["commands", "requests"])
+async def test_writes_without_response_where_the_characteristic_allows(world, made, requests_only):
+    server = await start_device(world, made.record)
+    central = await world.device("central")
+    client = client_for(central, server, backend=ScriptedClient, requests_only=requests_only)
+    async with client:
+        async with SecureLink.connect(client, code=CODE, bond_store=MemoryBondStore()) as link:
+            await link.send(b"either way")
+            assert await link.recv() == b"either way"
+    assert set(client._backend.responses) == {requests_only}
+
+
 async def test_one_megabyte_echoes_intact(world, made):
     server = await start_device(world, made.record)
     central = await world.device("central")
@@ -407,3 +419,19 @@ async def test_secure_link_pairs_with_a_reference_device_on_bumble(world, made):
             assert await link.recv() == b"to the reference device"
     bond = Bond.from_bytes(store.load(made.record.device_id))
     assert reference.bond_secret(bytes.fromhex(bond.host_id)) is not None
+
+
+async def test_a_device_app_streams_past_its_queue_with_wait_writable(world, made):
+    count = 3 * blepake.OUTBOX_MESSAGES
+
+    async def stream(session):
+        for index in range(count):
+            await session.wait_writable()
+            session.send(index.to_bytes(2, "big") * 200)
+
+    server = await start_device(world, made.record, echo=False, on_session=stream)
+    central = await world.device("central")
+    async with client_for(central, server) as client:
+        async with SecureLink.connect(client, code=CODE, bond_store=MemoryBondStore()) as link:
+            for index in range(count):
+                assert await link.recv() == index.to_bytes(2, "big") * 200
