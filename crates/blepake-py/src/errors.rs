@@ -142,6 +142,6 @@ pub fn kdf_error(py: Python<'_>, error: KdfError) -> PyErr {
 }
 
 /// Storage that failed.
-pub fn storage_error(py: Python<'_>, error: impl std::fmt::Debug) -> PyErr {
-    with_code::<StorageError>(py, 0, format!("device storage failed: {error:?}"))
+pub fn storage_error(py: Python<'_>, error: impl std::fmt::Display) -> PyErr {
+    with_code::<StorageError>(py, 0, format!("device storage failed: {error}"))
 }
