@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blepake_sniff::crack::{PASSKEY_COUNT, brute_force_tk};
+use blepake_sniff::crack::{PASSKEY_COUNT, brute_force_tk_on};
 use blepake_sniff::crypto::{c1_padding, c1_with_padding, ll_decrypt, s1, session_key};
 use blepake_sniff::{Options, analyse};
 
@@ -84,10 +84,19 @@ impl Writer {
     }
 }
 
-/// A pcapng of about `megabytes` MB that tshark dissects as fully as we do: the
+/// Whether an LE packet (access address onwards) is advertising or an empty PDU.
+fn is_filler(le_packet: &[u8]) -> bool {
+    le_packet.get(..4) == Some(&[0xd6, 0xbe, 0x89, 0x8e][..]) || le_packet.get(5) == Some(&0)
+}
+
+/// A pcapng of about `megabytes` MB shaped like a field capture: mostly
+/// advertising and empty PDUs, and 8 pairings. Made from the real captures: the
 /// crackle captures with Ubertooth's PPI header swapped for the LE radio header
-/// (LINKTYPE 256), crackle's own 256 capture, and the Bumble H4 logs (201),
-/// repeated with timestamps moved one hour on each round.
+/// (LINKTYPE 256) and crackle's own 256 capture give the filler (their
+/// advertising and empty PDUs, repeated, timestamps moved one hour per round);
+/// 8 of the rounds, spread evenly, carry every packet of those captures and of
+/// the Bumble H4 logs (201) instead: 8 copies of 9 pairings (legacy Just Works,
+/// legacy passkey, LE Secure Connections passkey entry, a failed one, and so on).
 fn large_capture(megabytes: usize) -> (Vec<u8>, u64) {
     let mut radio: Vec<(u64, Vec<u8>)> = Vec::new();
     for name in [
@@ -110,6 +119,7 @@ fn large_capture(megabytes: usize) -> (Vec<u8>, u64) {
     for (ts, record) in pcapng_records(&data("crackle/le_secure_connections.pcapng")) {
         radio.push((ts, record.to_vec()));
     }
+    let filler: Vec<&(u64, Vec<u8>)> = radio.iter().filter(|(_, p)| is_filler(&p[10..])).collect();
     let mut hci: Vec<(u64, Vec<u8>)> = Vec::new();
     for name in [
         "lesc_passkey_654321_ok",
@@ -136,20 +146,47 @@ fn large_capture(megabytes: usize) -> (Vec<u8>, u64) {
         body.extend_from_slice(&[0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
         w.block(1, &body);
     }
+    let filler_octets: usize = filler.iter().map(|(_, p)| p.len() + 32).sum();
+    let rounds = (megabytes << 20) / filler_octets.max(1);
+    let pairing_every = (rounds / 8).max(1);
     let mut packets = 0u64;
     let mut round = 0u64;
     while w.0.len() < megabytes << 20 {
         let shift = round * 3_600_000_000_000;
-        for (ts, packet) in &radio {
-            w.packet(0, ts + shift, packet);
+        if round as usize % pairing_every == pairing_every / 2 {
+            for (ts, packet) in &radio {
+                w.packet(0, ts + shift, packet);
+            }
+            for (ts, packet) in &hci {
+                w.packet(1, ts + shift, packet);
+            }
+            packets += (radio.len() + hci.len()) as u64;
+        } else {
+            for (ts, packet) in &filler {
+                w.packet(0, ts + shift, packet);
+            }
+            packets += filler.len() as u64;
         }
-        for (ts, packet) in &hci {
-            w.packet(1, ts + shift, packet);
-        }
-        packets += (radio.len() + hci.len()) as u64;
         round += 1;
     }
     (w.0, packets)
+}
+
+/// Runs a command on the capture and returns its wall-clock time, or why not.
+fn time_command(program: &str, args: &[&str]) -> Result<Duration, String> {
+    let start = Instant::now();
+    let status = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    let elapsed = start.elapsed();
+    // blepake sniff exits 1 when it finds errors: that is a result, not a failure.
+    match status.code() {
+        Some(0 | 1) => Ok(elapsed),
+        _ => Err(format!("exited with {status}")),
+    }
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -181,33 +218,51 @@ fn throughput(megabytes: usize, keep: bool) {
         connections = report.connections.len();
     }
     println!(
-        "blepake-sniff analyse : {:8.3} s  {:8.1} MB/s  {:10.0} packets/s  ({connections} connections; best of 3, no TK search)",
+        "library analyse, in memory         : {:8.3} s  {:8.1} MB/s  {:10.0} packets/s  ({connections} connections; best of 3, no TK search)",
         seconds(best),
         mb / seconds(best),
         packets as f64 / seconds(best)
     );
 
-    let start = Instant::now();
-    let tshark = Command::new("tshark")
-        .args(["-r", &path.to_string_lossy(), "-2", "-V"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    match tshark {
-        Ok(status) if status.success() => {
-            let elapsed = start.elapsed();
-            println!(
-                "tshark -r FILE -2 -V  : {:8.3} s  {:8.1} MB/s  {:10.0} packets/s  (ratio {:.1}x)",
-                seconds(elapsed),
-                mb / seconds(elapsed),
-                packets as f64 / seconds(elapsed),
-                seconds(elapsed) / seconds(best)
-            );
+    let file = path.to_string_lossy().into_owned();
+    let line = |name: &str, elapsed: Duration, base: Option<Duration>| {
+        println!(
+            "{name:<34}: {:8.3} s  {:8.1} MB/s  {:10.0} packets/s{}",
+            seconds(elapsed),
+            mb / seconds(elapsed),
+            packets as f64 / seconds(elapsed),
+            base.map(|b| format!("  ({:.1}x blepake sniff)", seconds(elapsed) / seconds(b)))
+                .unwrap_or_default()
+        )
+    };
+    // The command users run, default options (TK search on), one run each.
+    let blepake = std::env::var("BLEPAKE_BIN").unwrap_or_else(|_| "blepake".into());
+    let sniff = match time_command(&blepake, &["sniff", &file]) {
+        Ok(elapsed) => {
+            line("blepake sniff FILE", elapsed, None);
+            Some(elapsed)
         }
-        Ok(status) => println!("tshark -r FILE -2 -V  : failed ({status})"),
-        Err(e) => println!(
-            "tshark -r FILE -2 -V  : not run ({e}); install it with apt-get install tshark"
+        Err(e) => {
+            println!(
+                "blepake sniff FILE: not run ({e}); bench/sniff builds and points BLEPAKE_BIN at it"
+            );
+            None
+        }
+    };
+    for (name, args) in [
+        (
+            "tshark -T fields -e frame.number",
+            vec!["-r", &file, "-T", "fields", "-e", "frame.number"],
         ),
+        ("tshark -q -Y btsmp", vec!["-r", &file, "-q", "-Y", "btsmp"]),
+        ("tshark -2 -V", vec!["-r", &file, "-2", "-V"]),
+    ] {
+        match time_command("tshark", &args) {
+            Ok(elapsed) => line(name, elapsed, sniff),
+            Err(e) => println!(
+                "{name}: not run ({e}); install tshark (apt-get install tshark) for this line"
+            ),
+        }
     }
     if !keep {
         let _ = std::fs::remove_file(&path);
@@ -224,23 +279,39 @@ fn brute_force() {
     let random = [0x5a; 16];
     let unreachable_confirm = [0xff; 16];
     let (p1, p2) = c1_padding(&preq, &pres, 0, 1, &initiator, &responder);
-    let start = Instant::now();
-    let found = brute_force_tk(
-        |tk| c1_with_padding(tk, &random, &p1, &p2) == unreachable_confirm,
-        &mut |_| {},
-    );
-    let elapsed = start.elapsed();
-    assert_eq!(found, None);
-    println!(
-        "legacy TK brute force by c1  : {PASSKEY_COUNT} TKs in {:.3} s, {:.2} M TK/s on one core",
-        seconds(elapsed),
-        f64::from(PASSKEY_COUNT) / seconds(elapsed) / 1e6
-    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    for threads in [1, cores] {
+        let start = Instant::now();
+        let found = brute_force_tk_on(
+            threads,
+            |tk| c1_with_padding(tk, &random, &p1, &p2) == unreachable_confirm,
+            &mut |_| {},
+        );
+        let elapsed = start.elapsed();
+        assert_eq!(found, None);
+        println!(
+            "legacy TK brute force by c1  : {PASSKEY_COUNT} TKs in {:.3} s, {:.2} M TK/s on {threads} core(s) (AES-NI: {})",
+            seconds(elapsed),
+            f64::from(PASSKEY_COUNT) / seconds(elapsed) / 1e6,
+            if std::arch::is_x86_feature_detected!("aes") {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    match Command::new("crackle").arg("-h").output() {
+        Ok(_) => println!(
+            "crackle found: time `crackle -i <capture>` on a capture whose TK is 999999 beside the line above"
+        ),
+        Err(_) => println!("crackle: not found on PATH (build it from source for the comparison)"),
+    }
 
     let (skd_c, skd_p, iv) = ([0x87; 8], [0x86; 8], [0xea; 8]);
     let sealed = [0x71, 0xb5, 0xac, 0xd1, 0xd8];
     let start = Instant::now();
-    let found = brute_force_tk(
+    let found = brute_force_tk_on(
+        1,
         |tk| {
             let stk = s1(tk, &random, &random);
             ll_decrypt(

@@ -14,17 +14,51 @@ pub fn tk_from_passkey(passkey: u32) -> Key128 {
     tk
 }
 
-/// Tries every TK (0 first, then 1..999999) and returns the first that `matches`.
-/// `progress` is called with the number of candidates tried so far.
+/// Tries every TK (0 first, then 1..999999) on every core and returns the first
+/// (lowest) that `matches`. `progress` is called with the number of candidates
+/// tried so far.
 pub fn brute_force_tk(
-    matches: impl Fn(&Key128) -> bool,
+    matches: impl Fn(&Key128) -> bool + Sync,
+    progress: &mut dyn FnMut(u64),
+) -> Option<u32> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    brute_force_tk_on(threads, matches, progress)
+}
+
+/// [`brute_force_tk`] on `threads` threads: blocks of candidates are split
+/// between them, and the lowest match of the first block with one wins.
+pub fn brute_force_tk_on(
+    threads: u32,
+    matches: impl Fn(&Key128) -> bool + Sync,
     progress: &mut dyn FnMut(u64),
 ) -> Option<u32> {
     const STEP: u32 = 1 << 14;
-    for start in (0..PASSKEY_COUNT).step_by(STEP as usize) {
-        let end = (start + STEP).min(PASSKEY_COUNT);
-        if let Some(passkey) = (start..end).find(|&p| matches(&tk_from_passkey(p))) {
-            return Some(passkey);
+    let threads = threads.max(1);
+    let search =
+        |range: std::ops::Range<u32>| range.into_iter().find(|&p| matches(&tk_from_passkey(p)));
+    let block = STEP * threads;
+    for start in (0..PASSKEY_COUNT).step_by(block as usize) {
+        let end = (start + block).min(PASSKEY_COUNT);
+        let found = if threads == 1 {
+            search(start..end)
+        } else {
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let from = (start + t * STEP).min(end);
+                        let to = (from + STEP).min(end);
+                        let search = &search;
+                        scope.spawn(move || search(from..to))
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .filter_map(|w| w.join().ok().flatten())
+                    .min()
+            })
+        };
+        if found.is_some() {
+            return found;
         }
         progress(u64::from(end));
     }
@@ -32,6 +66,7 @@ pub fn brute_force_tk(
 }
 
 /// What a legacy pairing exposes to a TK check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LegacyExchange {
     pub preq: [u8; 7],
     pub pres: [u8; 7],
@@ -46,7 +81,7 @@ pub struct LegacyExchange {
 impl LegacyExchange {
     /// A check of a TK candidate against a confirm value and its random, when
     /// the capture has a matching pair and both addresses.
-    pub fn confirm_check(&self) -> Option<impl Fn(&Key128) -> bool + use<>> {
+    pub fn confirm_check(&self) -> Option<impl Fn(&Key128) -> bool + Sync + use<>> {
         let ((ia, ia_random), (ra, ra_random)) = (self.initiator?, self.responder?);
         let (confirm, random) = match (self.mconfirm, self.mrand, self.sconfirm, self.srand) {
             (Some(c), Some(r), _, _) | (_, _, Some(c), Some(r)) => (c, r),
@@ -98,19 +133,55 @@ pub fn round_bits(pka_x: &[u8; 32], pkb_x: &[u8; 32], round: &PasskeyRound) -> R
     }
 }
 
-/// Low-order passkey bits known to an observer, and how many passkeys fit them.
+/// Passkey bits known to an observer (bit i from round i), and how many passkeys fit them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownBits {
-    pub count: u32,
+    /// Which bits are known.
+    pub mask: u32,
     pub value: u32,
 }
 
 impl KnownBits {
-    pub fn candidates(&self) -> u32 {
-        let step = 1u32 << self.count.min(20);
-        if self.value >= PASSKEY_COUNT {
-            return 0;
+    pub fn count(&self) -> u32 {
+        self.mask.count_ones()
+    }
+
+    /// "the low 6 bits", or "19 of the low 20 bits (round(s) 7 unknown)".
+    pub fn describe(&self) -> String {
+        let count = self.count();
+        if self.mask == 1 {
+            return "the lowest bit".into();
         }
-        (PASSKEY_COUNT - 1 - self.value) / step + 1
+        if self.mask == (1u32 << count) - 1 {
+            return format!("the low {count} bits");
+        }
+        let highest = 32 - self.mask.leading_zeros();
+        let unknown: Vec<String> = (0..highest)
+            .filter(|i| self.mask & (1 << i) == 0)
+            .map(|i| i.to_string())
+            .collect();
+        format!(
+            "{count} of the low {highest} bits (round(s) {} unknown)",
+            unknown.join(", ")
+        )
+    }
+
+    /// The known bits in binary, most significant first, `?` where unknown.
+    pub fn pattern(&self) -> String {
+        let highest = 32 - self.mask.leading_zeros();
+        (0..highest)
+            .rev()
+            .map(|i| match (self.mask >> i & 1, self.value >> i & 1) {
+                (0, _) => '?',
+                (_, 0) => '0',
+                _ => '1',
+            })
+            .collect()
+    }
+
+    /// The passkeys 000000..999999 that agree with the known bits.
+    pub fn candidates(&self) -> u32 {
+        let (mask, value) = (self.mask & 0xf_ffff, self.value & self.mask & 0xf_ffff);
+        (0..PASSKEY_COUNT).filter(|p| p & mask == value).count() as u32
     }
 }

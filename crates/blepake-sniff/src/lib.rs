@@ -11,5 +11,5 @@ pub mod crack;
 pub mod crypto;
 pub mod report;
 
-pub use analysis::{Options, Progress, analyse};
+pub use analysis::{Options, Progress, analyse, analyse_stream};
 pub use report::Report;

@@ -36,8 +36,12 @@ impl Report {
 pub struct Stats {
     /// Frames whose link-layer framing or PDU could not be decoded.
     pub undecodable: u64,
-    /// Radio packets whose CRC did not match (dropped from the analysis).
+    /// Radio packets whose CRC did not match, by the sniffer's verdict or
+    /// recomputed (dropped from the analysis).
     pub crc_errors: u64,
+    /// Radio packets whose CRC nobody could check: the sniffer gave no verdict
+    /// and the CRC octets or the CRC init are unknown (kept in the analysis).
+    pub crc_not_checked: u64,
     /// Link-layer retransmissions recognised and skipped.
     pub retransmissions: u64,
     /// Data packets on access addresses never announced by a CONNECT_IND.
@@ -101,6 +105,15 @@ pub struct PhyPair {
     pub peripheral_to_central: Option<Phy>,
 }
 
+impl PhyPair {
+    pub fn get_mut(&mut self, direction: Direction) -> &mut Option<Phy> {
+        match direction {
+            Direction::CentralToPeripheral => &mut self.central_to_peripheral,
+            Direction::PeripheralToCentral => &mut self.peripheral_to_central,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SidePair<T> {
     pub central: Option<T>,
@@ -137,9 +150,11 @@ pub struct Version {
 pub struct Encryption {
     /// Encryption was started at least once.
     pub started: bool,
-    /// Encrypted PDUs seen and how many were decrypted.
+    /// Encrypted PDUs seen, how many this analysis decrypted, and how many the
+    /// sniffer had already decrypted (LINKTYPE 256 and 272 flags).
     pub encrypted_pdus: u64,
     pub decrypted_pdus: u64,
+    pub decrypted_by_sniffer: u64,
     /// The key the link was encrypted with, when known (hex).
     pub key: Option<String>,
     /// Where that key came from: "stk", "ltk (--ltk)", "ltk (distributed)", "ltk (derived)", "hci".
@@ -191,8 +206,13 @@ pub struct Pairing {
     pub passkey: Option<String>,
     /// Passkey-entry rounds whose bit was recovered.
     pub passkey_rounds: usize,
-    /// Passkey bits learned from a failed attempt.
+    /// Passkey bits learned from a failed or partly captured attempt.
     pub learned_bits: Option<LearnedBits>,
+    /// Passkey-entry rounds (0-based) whose bit the capture does not show: both
+    /// sides' confirm or random were missed.
+    pub passkey_gaps: Vec<usize>,
+    /// Numeric comparison: the six digits both devices displayed (g2).
+    pub numeric_comparison: Option<String>,
     /// Legacy pairing: the TK as a decimal passkey, the STK (hex).
     pub tk: Option<String>,
     pub stk: Option<String>,
@@ -214,8 +234,10 @@ pub struct PairingFailure {
 pub struct LearnedBits {
     /// Whose passkey the bits belong to.
     pub owner: Role,
-    /// How many low-order bits are known.
+    /// How many bits are known.
     pub count: u32,
+    /// Which bits are known (bit i from round i).
+    pub mask: u32,
     /// Their value.
     pub value: u32,
     /// Passkeys 000000..999999 still consistent with them.
@@ -236,6 +258,9 @@ pub struct Disconnect {
     pub packet: u64,
     pub reason: u8,
     pub reason_text: &'static str,
+    /// Not on the air: the sniffer heard nothing more on the link for longer than
+    /// its supervision timeout while it went on capturing (reason 0x08).
+    pub inferred: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

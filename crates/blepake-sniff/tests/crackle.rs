@@ -173,3 +173,49 @@ fn le_secure_connections_has_nothing_to_crack() {
     assert_eq!(findings(&report, "smp.just_works").len(), 1);
     assert!(findings(&report, "smp.legacy_pairing").is_empty());
 }
+
+#[test]
+fn a_repeated_pairing_is_brute_forced_once() {
+    // numeric_pin.pcap twice in one file, the copy's timestamps one hour later
+    // (Ubertooth's clock left as is: a new CONNECT_IND starts its own link).
+    let mut pcap = common::Pcap::parse(&common::data("crackle/numeric_pin.pcap"));
+    let copy: Vec<common::Record> = pcap
+        .records
+        .iter()
+        .map(|r| common::Record {
+            ts_sec: r.ts_sec + 3600,
+            ts_usec: r.ts_usec,
+            data: r.data.clone(),
+        })
+        .collect();
+    pcap.records.extend(copy);
+    let mut searches = 0;
+    let report = blepake_sniff::analyse(
+        &pcap.to_bytes(),
+        &blepake_sniff::Options {
+            ltks: Vec::new(),
+            brute_force: true,
+        },
+        &mut |p| {
+            // Each search reports its first block of candidates once.
+            if let blepake_sniff::Progress::BruteForce { done, .. } = p
+                && done == first_block()
+            {
+                searches += 1;
+            }
+        },
+    )
+    .unwrap();
+    let tks: Vec<_> = report
+        .connections
+        .iter()
+        .flat_map(|c| c.pairings.iter().map(|p| p.tk.clone()))
+        .collect();
+    assert_eq!(tks, vec![Some("461140".to_string()); 2]);
+    assert_eq!(searches, 1);
+}
+
+fn first_block() -> u64 {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    (threads << 14).min(1_000_000)
+}

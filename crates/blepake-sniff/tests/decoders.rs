@@ -12,7 +12,7 @@ use common::data;
 /// Runs `check` on the decoded packet `number` (1-based) of a capture.
 fn with_packet(path: &str, number: u64, check: impl FnOnce(Packet<'_>)) {
     let bytes = data(path);
-    let frame = CaptureReader::new(&bytes)
+    let frame = CaptureReader::new(bytes.as_slice())
         .unwrap()
         .map(Result::unwrap)
         .find(|f| f.number == number)
@@ -85,7 +85,7 @@ fn l2cap_reassembly_across_ll_fragments_matches_tshark() {
     // Frames 71 (start), 73 and 75 (continuations) carry a 69-octet L2CAP frame:
     // the SMP Pairing Public Key, whose first octets tshark shows as 41 00 06 00 0c 44 0e d0.
     let bytes = data("crackle/le_secure_connections.pcapng");
-    let frames: Vec<_> = CaptureReader::new(&bytes)
+    let frames: Vec<_> = CaptureReader::new(bytes.as_slice())
         .unwrap()
         .map(Result::unwrap)
         .collect();

@@ -10,7 +10,7 @@ use blepake_sniff::codec::frame::{Direction, Packet, decode_frame};
 use blepake_sniff::{Options, analyse};
 use common::{Pcap, analyse_bytes, data};
 
-fn frames(bytes: &[u8]) -> Vec<Frame<'_>> {
+fn frames(bytes: &[u8]) -> Vec<Frame> {
     CaptureReader::new(bytes)
         .expect("capture")
         .map(|f| f.expect("frame"))
@@ -71,9 +71,9 @@ fn counts_link_types_and_first_timestamps_match_tshark() {
         ),
     ] {
         let bytes = data(path);
-        let reader = CaptureReader::new(&bytes).expect(path);
+        let reader = CaptureReader::new(bytes.as_slice()).expect(path);
         assert_eq!(reader.format(), format, "{path}");
-        let frames: Vec<Frame<'_>> = reader.map(|f| f.expect(path)).collect();
+        let frames: Vec<Frame> = reader.map(|f| f.expect(path)).collect();
         assert_eq!(frames.len(), count, "{path}");
         assert!(
             frames.iter().all(|f| f.link_type.number() == link_type),
@@ -343,7 +343,7 @@ fn corrupt_record_length_is_an_error_at_its_offset() {
     let mut bytes = data("crackle/known_ltk.pcap");
     let at = pcap_record_offset(&bytes, 10);
     bytes[at + 8..at + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
-    let frames: Vec<_> = CaptureReader::new(&bytes).unwrap().collect();
+    let frames: Vec<_> = CaptureReader::new(bytes.as_slice()).unwrap().collect();
     assert_eq!(frames.len(), 10);
     assert!(frames[..9].iter().all(Result::is_ok));
     assert_eq!(frames[9].as_ref().unwrap_err().offset, at as u64);
@@ -425,7 +425,7 @@ fn nordic_headers_of_every_version() {
             link_type: LinkType::NordicBle,
             interface: 0,
             flags: 0,
-            data: &framed,
+            data: framed,
         };
         let Ok(Packet::Radio(packet)) = decode_frame(&frame) else {
             panic!("version {version}")
@@ -468,7 +468,7 @@ fn pcapng_block_shorter_than_its_header_is_an_error_not_a_panic() {
     // le_secure_connections.pcapng's first 92 octets.
     let mut bytes = data("crackle/le_secure_connections.pcapng")[..92].to_vec();
     bytes.extend_from_slice(&[0x01, 0x00, 0x00, 0x80, 0x06, 0x00, 0x00, 0x00, 0, 0, 0, 0]);
-    let frames: Vec<_> = CaptureReader::new(&bytes).unwrap().collect();
+    let frames: Vec<_> = CaptureReader::new(bytes.as_slice()).unwrap().collect();
     assert_eq!(frames.len(), 1);
     let error = frames[0].as_ref().unwrap_err();
     assert_eq!(error.offset, 92);
@@ -542,4 +542,33 @@ fn linux_monitor_in_pcap_reads_like_btmon_btsnoop() {
         55
     );
     assert_eq!(kinds(&pcap), expected);
+}
+
+#[test]
+fn endless_input_is_refused_after_its_first_octets() {
+    use std::io::Read;
+    // /dev/zero and /dev/urandom never end: the magic number refuses them.
+    for fill in [0x00, 0x5a] {
+        let error = CaptureReader::new(std::io::repeat(fill))
+            .err()
+            .expect("refused");
+        assert!(error.offset <= 4, "{error}");
+    }
+    // A real pcap header followed by endless 0xff: the first record announces
+    // 4294967295 octets and is refused without reading (or allocating) them.
+    let header = data("crackle/numeric_pin.pcap")[..24].to_vec();
+    let mut reader = CaptureReader::new(header.as_slice().chain(std::io::repeat(0xff))).unwrap();
+    let error = reader.next().expect("an item").expect_err("refused");
+    assert_eq!(error.offset, 24);
+    assert!(
+        error.message.contains("4294967295 octets"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        reader.bytes_read(),
+        24 + 16,
+        "only the record header was read"
+    );
+    assert!(reader.next().is_none());
 }

@@ -233,3 +233,18 @@ fn s1_example() {
     );
     assert_eq!(out, hex::<16>("9a1fe1f0 e8b0f49b 5b4216ae 796da062"));
 }
+
+#[test]
+fn tk_brute_force_finds_the_lowest_match_on_any_number_of_threads() {
+    use blepake_sniff::crack::{brute_force_tk_on, tk_from_passkey};
+    let matches =
+        |tk: &[u8; 16]| *tk == tk_from_passkey(900_000) || *tk == tk_from_passkey(777_777);
+    for threads in [1, 2, 3, 8] {
+        assert_eq!(
+            brute_force_tk_on(threads, matches, &mut |_| {}),
+            Some(777_777),
+            "{threads}"
+        );
+    }
+    assert_eq!(brute_force_tk_on(4, |_| false, &mut |_| {}), None);
+}

@@ -5,14 +5,14 @@
 
 mod render;
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use blepake_sniff::analysis::findings::Severity;
 use blepake_sniff::bytes::parse_hex;
-use blepake_sniff::{Options, Progress, Report, analyse};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use blepake_sniff::{Options, Progress, Report, analyse_stream};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -80,10 +80,12 @@ pub fn crack(args: CrackArgs) -> ExitCode {
 const EXIT_ERROR_FINDINGS: u8 = 1;
 const EXIT_UNREADABLE: u8 = 2;
 
-/// What a command produced: its exit status and either its output or an error message.
+/// What a command produced: its exit status, either its output or an error
+/// message, and warnings for standard error.
 struct Outcome {
     status: u8,
     output: Result<String, String>,
+    warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -91,11 +93,15 @@ impl Outcome {
         Outcome {
             status: EXIT_UNREADABLE,
             output: Err(message),
+            warnings: Vec::new(),
         }
     }
 }
 
 fn emit(outcome: Outcome) -> ExitCode {
+    for warning in &outcome.warnings {
+        eprintln!("blepake: warning: {warning}");
+    }
     match outcome.output {
         // A closed pipe (`| head`) is not an error worth reporting.
         Ok(text) => drop(std::io::stdout().lock().write_all(text.as_bytes())),
@@ -122,12 +128,17 @@ fn run(
         }
     }
     let options = Options { ltks, brute_force };
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
+    let opened = std::fs::File::open(file).and_then(|f| Ok((f.metadata()?.len(), f)));
+    let (size, input) = match opened {
+        Ok(opened) => opened,
         Err(e) => return Outcome::failed(format!("{}: {e}", file.display())),
     };
-    let mut bars = Bars::new(bytes.len() as u64);
-    let analysed = analyse(&bytes, &options, &mut |p| bars.update(p));
+    // Read as a stream: a device or a pipe that never ends is refused after its
+    // first octets, and a large capture never sits in memory whole.
+    let mut bars = Bars::new(size);
+    let analysed = analyse_stream(BufReader::new(input), size, &options, &mut |p| {
+        bars.update(p)
+    });
     bars.finish();
     let report = match analysed {
         Ok(report) => report,
@@ -149,16 +160,35 @@ fn run(
             ColorChoice::Never => false,
             ColorChoice::Auto => std::io::stdout().is_terminal(),
         };
-        render(&report, &render::Style { colour })
+        render(
+            &report,
+            &render::Style {
+                colour,
+                ltk_given: !options.ltks.is_empty(),
+            },
+        )
     };
     let status = if report.worst_severity() == Some(Severity::Error) {
         EXIT_ERROR_FINDINGS
     } else {
         0
     };
+    // A truncated file must not pass for a capture with nothing in it.
+    let warnings = report
+        .read_error
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: reading stopped {e}; only the {} packet(s) before it were analysed",
+                file.display(),
+                report.packets
+            )
+        })
+        .collect();
     Outcome {
         status,
         output: Ok(output),
+        warnings,
     }
 }
 
@@ -202,7 +232,7 @@ impl Bars {
                 let bar = self.brute_force.get_or_insert_with(|| {
                     new_bar(
                         total,
-                        "{spinner} TK search [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
+                        "{spinner} TK search [{bar:40}] {pos}/{len} ({rate}, {eta})",
                     )
                 });
                 bar.set_position(done);
@@ -227,9 +257,29 @@ impl Bars {
 fn new_bar(length: u64, template: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
+        bar.set_style(
+            style
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = w.write_str(&rate(state.per_sec()));
+                    },
+                )
+                .progress_chars("=> "),
+        );
     }
     bar
+}
+
+/// Candidates per second for people: whole numbers, thousands and millions.
+fn rate(per_second: f64) -> String {
+    if per_second >= 1e6 {
+        format!("{:.1} M/s", per_second / 1e6)
+    } else if per_second >= 1e3 {
+        format!("{:.0} k/s", per_second / 1e3)
+    } else {
+        format!("{per_second:.0}/s")
+    }
 }
 
 #[cfg(test)]
@@ -336,6 +386,7 @@ mod tests {
             .output
             .unwrap();
         assert!(text.contains("decrypted 7 of 7 encrypted PDUs"), "{text}");
+        assert!(!text.contains("hint"), "{text}");
         assert!(text.contains("ATT_READ_BY_TYPE_RSP"), "{text}");
         let bad = run(
             &path,
@@ -346,5 +397,116 @@ mod tests {
             render::keys,
         );
         assert_eq!(bad.status, 2);
+        // No key, then a wrong one (the right LTK with its octets reversed).
+        let none = run(&path, &[], true, false, ColorChoice::Never, render::keys);
+        let text = none.output.unwrap();
+        assert!(text.contains("decrypted 0 of 7"), "{text}");
+        assert!(
+            text.contains("give the bond's LTK with --ltk HEX"),
+            "{text}"
+        );
+        let reversed = ["9cd42e6a891d8be6bba504f153c0627f".to_string()];
+        let wrong = run(
+            &path,
+            &reversed,
+            true,
+            false,
+            ColorChoice::Never,
+            render::keys,
+        );
+        let text = wrong.output.unwrap();
+        assert!(text.contains("no --ltk given opens them"), "{text}");
+    }
+
+    /// A copy of a test capture, cut or rewritten, in a scratch file.
+    fn scratch_capture(name: &str, bytes: &[u8]) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("blepake-sniff-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn endless_devices_are_refused_at_once() {
+        for device in ["/dev/zero", "/dev/urandom"] {
+            let (send, receive) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let outcome = run(
+                    Path::new(device),
+                    &[],
+                    true,
+                    false,
+                    ColorChoice::Never,
+                    render::report,
+                );
+                let _ = send.send(outcome);
+            });
+            let outcome = receive
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("{device} is still being read"));
+            assert_eq!(outcome.status, 2, "{device}");
+            let message = outcome.output.unwrap_err();
+            assert!(message.contains("not a capture"), "{message}");
+        }
+    }
+
+    #[test]
+    fn crack_on_a_truncated_capture_says_so() {
+        // numeric_pin.pcap cut 10 octets into its record 200.
+        let bytes = std::fs::read(capture("crackle/numeric_pin.pcap")).unwrap();
+        let mut at = 24;
+        for _ in 1..200 {
+            at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        }
+        let path = scratch_capture("cut.pcap", &bytes[..at + 10]);
+        let outcome = run(&path, &[], true, false, ColorChoice::Never, render::keys);
+        let _ = std::fs::remove_file(&path);
+        let text = outcome.output.unwrap();
+        assert!(
+            text.contains(&format!("reading stopped at byte {at}"))
+                && text.contains("199 packet(s)"),
+            "{text}"
+        );
+        assert_eq!(outcome.warnings.len(), 1);
+        assert!(
+            outcome.warnings[0].contains("record 200"),
+            "{:?}",
+            outcome.warnings
+        );
+        assert_eq!(outcome.status, 1, "a truncated capture is an error finding");
+    }
+
+    #[test]
+    fn a_capture_with_no_packets_says_so() {
+        // The 24-octet file header of numeric_pin.pcap alone.
+        let bytes = std::fs::read(capture("crackle/numeric_pin.pcap")).unwrap();
+        let path = scratch_capture("empty.pcap", &bytes[..24]);
+        let outcome = run(&path, &[], true, false, ColorChoice::Never, render::report);
+        let _ = std::fs::remove_file(&path);
+        let text = outcome.output.unwrap();
+        assert!(
+            text.starts_with(
+                "Capture: Pcap capture with no packets: the file ends after its header"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("link type ,"), "{text}");
+    }
+
+    #[test]
+    fn rates_are_whole_numbers_for_people() {
+        assert_eq!(rate(812.3456), "812/s");
+        assert_eq!(rate(123_456.789_1), "123 k/s");
+        assert_eq!(rate(7_654_321.0), "7.7 M/s");
+    }
+
+    #[test]
+    fn long_packet_lists_keep_their_ends_and_count() {
+        assert_eq!(render::packet_list(&[3, 5, 8]), "3, 5, 8");
+        let rounds: Vec<u64> = (0..80).map(|i| 100 + 2 * i).collect();
+        assert_eq!(
+            render::packet_list(&rounds),
+            "100, 102, 104, 106 … 256, 258 (80 packets)"
+        );
     }
 }

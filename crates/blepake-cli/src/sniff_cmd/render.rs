@@ -4,10 +4,15 @@ use std::fmt::Write;
 
 use blepake_sniff::analysis::findings::{Finding, Severity};
 use blepake_sniff::codec::frame::{Direction, Phy};
-use blepake_sniff::report::{Connection, Method, Outcome, Pairing, Report, Role, Source};
+use blepake_sniff::crack::KnownBits;
+use blepake_sniff::report::{
+    Connection, Encryption, Method, Outcome, Pairing, Report, Role, Source,
+};
 
 pub struct Style {
     pub colour: bool,
+    /// Keys were given with --ltk (for the hint when nothing decrypts).
+    pub ltk_given: bool,
 }
 
 impl Style {
@@ -59,27 +64,30 @@ fn phy(phy: Option<Phy>) -> &'static str {
 pub fn report(report: &Report, style: &Style) -> String {
     let mut out = String::new();
     let link_types: Vec<String> = report.link_types.iter().map(u32::to_string).collect();
-    let _ = writeln!(
-        out,
-        "{} {:?} capture, link type {}, {} packets",
-        style.bold("Capture:"),
-        report.format,
-        link_types.join(", "),
-        report.packets
-    );
-    if let Some(error) = &report.read_error {
+    if report.packets == 0 {
         let _ = writeln!(
             out,
-            "  {} reading stopped {error}",
-            style.severity(Severity::Error)
+            "{} {:?} capture with no packets: the file ends after its header",
+            style.bold("Capture:"),
+            report.format,
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} {:?} capture, link type {}, {} packets",
+            style.bold("Capture:"),
+            report.format,
+            link_types.join(", "),
+            report.packets
         );
     }
+    read_error(&mut out, report, style);
     let s = &report.stats;
-    if s.crc_errors + s.undecodable + s.retransmissions + s.undecrypted > 0 {
+    if s.crc_errors + s.crc_not_checked + s.undecodable + s.retransmissions + s.undecrypted > 0 {
         let _ = writeln!(
             out,
-            "  {} CRC errors, {} undecodable, {} retransmissions, {} encrypted PDUs not decrypted",
-            s.crc_errors, s.undecodable, s.retransmissions, s.undecrypted
+            "  {} CRC errors, {} CRC not checked, {} undecodable, {} retransmissions, {} encrypted PDUs not decrypted",
+            s.crc_errors, s.crc_not_checked, s.undecodable, s.retransmissions, s.undecrypted
         );
     }
     for device in &report.devices {
@@ -197,10 +205,7 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
         encryption.push("started".to_string());
     }
     if conn.source == Source::Radio && e.encrypted_pdus > 0 {
-        encryption.push(format!(
-            "{} encrypted PDUs, {} decrypted",
-            e.encrypted_pdus, e.decrypted_pdus
-        ));
+        encryption.push(decrypted_count(e));
     }
     if let (Some(key), Some(source)) = (&e.key, &e.key_source) {
         encryption.push(format!("key {key} ({source})"));
@@ -208,16 +213,55 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
     if !encryption.is_empty() {
         let _ = writeln!(out, "  encryption  {}", encryption.join(", "));
     }
+    if let Some(hint) = key_hint(conn, style) {
+        let _ = writeln!(out, "              {hint}");
+    }
     for p in &conn.pairings {
         pairing(out, p, style);
     }
     if let Some(d) = &conn.disconnect {
         let _ = writeln!(
             out,
-            "  disconnect  packet {}: {:#04x} {}",
-            d.packet, d.reason, d.reason_text
+            "  disconnect  packet {}: {:#04x} {}{}",
+            d.packet,
+            d.reason,
+            d.reason_text,
+            if d.inferred {
+                " (inferred: nothing more on the link for longer than its supervision timeout while the capture went on)"
+            } else {
+                ""
+            }
         );
     }
+}
+
+fn decrypted_count(e: &Encryption) -> String {
+    let decrypted = e.decrypted_pdus + e.decrypted_by_sniffer;
+    let by_sniffer = if e.decrypted_by_sniffer > 0 {
+        format!(" ({} by the sniffer)", e.decrypted_by_sniffer)
+    } else {
+        String::new()
+    };
+    format!(
+        "decrypted {decrypted} of {} encrypted PDUs{by_sniffer}",
+        e.encrypted_pdus
+    )
+}
+
+/// Why encrypted PDUs stayed closed, and what to try.
+fn key_hint(conn: &Connection, style: &Style) -> Option<String> {
+    let e = &conn.encryption;
+    let closed = e.encrypted_pdus - e.decrypted_pdus - e.decrypted_by_sniffer;
+    if conn.source != Source::Radio || closed == 0 || e.decrypted_pdus > 0 {
+        return None;
+    }
+    Some(if style.ltk_given {
+        "hint: no --ltk given opens them: give the LTK most-significant octet first, as Wireshark shows it (reverse it if it came from a little-endian dump), and check that it is this link's"
+            .to_string()
+    } else {
+        "hint: no key from the capture opens them: give the bond's LTK with --ltk HEX (most-significant octet first, as Wireshark shows it), or capture the pairing itself"
+            .to_string()
+    })
 }
 
 fn outcome(outcome: Outcome, style: &Style) -> String {
@@ -277,13 +321,28 @@ fn key_lines(p: &Pairing) -> Vec<String> {
         ));
     }
     if let Some(bits) = &p.learned_bits {
+        let known = KnownBits {
+            mask: bits.mask,
+            value: bits.value,
+        };
         lines.push(format!(
-            "learned the low {} bits of the {}'s passkey: {:0width$b}; {} passkeys remain",
-            bits.count,
+            "learned {} of the {}'s passkey: {}; {} passkeys remain",
+            known.describe(),
             role(bits.owner),
-            bits.value,
+            known.pattern(),
             bits.candidates,
-            width = bits.count as usize
+        ));
+    }
+    if !p.passkey_gaps.is_empty() {
+        let rounds: Vec<String> = p.passkey_gaps.iter().map(usize::to_string).collect();
+        lines.push(format!(
+            "passkey round(s) {} not captured on either side (gaps)",
+            rounds.join(", ")
+        ));
+    }
+    if let Some(value) = &p.numeric_comparison {
+        lines.push(format!(
+            "numeric comparison value {value} (shown on both devices)"
         ));
     }
     if let Some(tk) = &p.tk {
@@ -310,14 +369,46 @@ fn key_lines(p: &Pairing) -> Vec<String> {
     lines
 }
 
+fn read_error(out: &mut String, report: &Report, style: &Style) {
+    if let Some(error) = &report.read_error {
+        let _ = writeln!(
+            out,
+            "  {} reading stopped {error}; the {} packet(s) before it were analysed",
+            style.severity(Severity::Error),
+            report.packets
+        );
+    }
+}
+
+/// Packet numbers for a line of text: a long list keeps its ends and its count
+/// (the JSON report has them all).
+pub fn packet_list(packets: &[u64]) -> String {
+    const SHOWN_AT_MOST: usize = 8;
+    let join = |packets: &[u64]| {
+        packets
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if packets.len() <= SHOWN_AT_MOST {
+        return join(packets);
+    }
+    format!(
+        "{} … {} ({} packets)",
+        join(&packets[..4]),
+        join(&packets[packets.len() - 2..]),
+        packets.len()
+    )
+}
+
 fn render_finding(out: &mut String, f: &Finding, style: &Style) {
-    let packets: Vec<String> = f.packets.iter().map(u64::to_string).collect();
     let _ = writeln!(
         out,
         "    {} {} (packets {})",
         style.severity(f.severity),
         style.bold(f.code),
-        packets.join(", ")
+        packet_list(&f.packets)
     );
     let _ = writeln!(out, "          {}", f.cause);
     let _ = writeln!(out, "          what to do: {}", f.advice);
@@ -334,12 +425,15 @@ fn direction(d: Direction) -> &'static str {
 /// The key-recovery summary of `blepake crack`.
 pub fn keys(report: &Report, style: &Style) -> String {
     let mut out = String::new();
+    read_error(&mut out, report, style);
+    let mut any_keys = false;
     for conn in &report.connections {
         let lines: Vec<String> = conn.pairings.iter().flat_map(key_lines).collect();
         let e = &conn.encryption;
         if lines.is_empty() && e.encrypted_pdus == 0 && e.key.is_none() {
             continue;
         }
+        any_keys = true;
         let _ = writeln!(out, "{}", style.bold(&format!("Connection {}", conn.id)));
         for p in &conn.pairings {
             let _ = writeln!(
@@ -361,11 +455,10 @@ pub fn keys(report: &Report, style: &Style) -> String {
             let _ = writeln!(out, "  link key {key} ({source})");
         }
         if e.encrypted_pdus > 0 {
-            let _ = writeln!(
-                out,
-                "  decrypted {} of {} encrypted PDUs",
-                e.decrypted_pdus, e.encrypted_pdus
-            );
+            let _ = writeln!(out, "  {}", decrypted_count(e));
+        }
+        if let Some(hint) = key_hint(conn, style) {
+            let _ = writeln!(out, "  {hint}");
         }
         for pdu in &conn.decrypted {
             let _ = writeln!(
@@ -378,7 +471,7 @@ pub fn keys(report: &Report, style: &Style) -> String {
             );
         }
     }
-    if out.is_empty() {
+    if !any_keys {
         out.push_str("No pairing or encrypted traffic with recoverable keys in this capture.\n");
     }
     out

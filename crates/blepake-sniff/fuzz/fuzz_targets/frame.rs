@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         link_type: LINK_TYPES[usize::from(*selector) % LINK_TYPES.len()],
         interface: 0,
         flags: u32::from(*flags) | u32::from(*selector) << 16,
-        data: rest,
+        data: rest.to_vec(),
     };
     let _ = decode_frame(&frame);
 });

@@ -132,6 +132,7 @@ impl Conn {
                 packet,
                 reason,
                 reason_text: error_code_name(reason),
+                inferred: false,
             },
             time_ns,
         ));
@@ -150,6 +151,28 @@ impl Conn {
             )),
             _ => {}
         }
+    }
+
+    /// A sniffed link that fell silent for longer than its supervision timeout
+    /// while the capture went on was lost: both sides end it with reason 0x08.
+    pub fn infer_supervision_timeout(&mut self, capture_end_ns: i64) {
+        let Some(params) = self.params else { return };
+        let timeout_ns = i64::from(params.timeout) * 10_000_000;
+        if self.source != Source::Radio
+            || self.disconnect.is_some()
+            || capture_end_ns.saturating_sub(self.last_time_ns) <= timeout_ns
+        {
+            return;
+        }
+        self.disconnect = Some((
+            Disconnect {
+                packet: self.last_packet,
+                reason: 0x08,
+                reason_text: error_code_name(0x08),
+                inferred: true,
+            },
+            self.last_time_ns.saturating_add(timeout_ns),
+        ));
     }
 
     /// Feeds one L2CAP fragment; returns the message it completes.

@@ -66,7 +66,7 @@ fn air_direction(local: Role, outgoing: bool) -> Direction {
 impl Host {
     pub fn on_packet(
         &mut self,
-        frame: &Frame<'_>,
+        frame: &Frame,
         packet: &HciPacket<'_>,
         conns: &mut Vec<Conn>,
         findings: &mut Vec<Finding>,

@@ -10,6 +10,7 @@ mod radio;
 mod timing;
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use crate::bytes::to_hex;
 use crate::capture::{CaptureReader, Frame, ReadError};
@@ -46,17 +47,28 @@ pub enum Progress {
     BruteForce { done: u64, total: u64 },
 }
 
-/// Analyses a whole capture held in memory. Fails only when the file is not a
-/// capture at all; a fault part-way through is reported in `Report::read_error`.
+/// Analyses a capture held in memory; see [`analyse_stream`].
 pub fn analyse(
     bytes: &[u8],
     options: &Options,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, ReadError> {
-    let mut reader = CaptureReader::new(bytes)?;
+    analyse_stream(bytes, bytes.len() as u64, options, progress)
+}
+
+/// Analyses a capture read as a stream, one record at a time (`total` is its size
+/// for progress reports). Fails only when the input is not a capture at all, which
+/// shows in its first octets; a fault part-way through is reported in
+/// `Report::read_error`.
+pub fn analyse_stream(
+    input: impl Read,
+    total: u64,
+    options: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, ReadError> {
+    let mut reader = CaptureReader::new(input)?;
     let format = reader.format();
     let mut analyzer = Analyzer::new(options, progress);
-    let total = bytes.len() as u64;
     let mut read_error = None;
     while let Some(frame) = reader.next() {
         match frame {
@@ -70,7 +82,8 @@ pub fn analyse(
             });
         }
     }
-    (analyzer.progress)(Progress::Reading { done: total, total });
+    let done = reader.bytes_read();
+    (analyzer.progress)(Progress::Reading { done, total });
     Ok(analyzer.finish(format, read_error))
 }
 
@@ -98,6 +111,8 @@ struct Analyzer<'o, 'p> {
     options: &'o Options,
     progress: &'p mut dyn FnMut(Progress),
     packets: u64,
+    /// Latest time of any packet, on the clock the links use.
+    last_time_ns: i64,
     link_types: Vec<u32>,
     stats: Stats,
     devices: Vec<Device>,
@@ -107,6 +122,7 @@ struct Analyzer<'o, 'p> {
     clock: ClockUnwrapper,
     /// LTKs seen in key distribution, for later reconnections.
     learned_ltks: Vec<Key128>,
+    tk_cache: HashMap<crate::crack::LegacyExchange, Option<u32>>,
     findings: Vec<Finding>,
 }
 
@@ -116,6 +132,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             options,
             progress,
             packets: 0,
+            last_time_ns: i64::MIN,
             link_types: Vec::new(),
             stats: Stats::default(),
             devices: Vec::new(),
@@ -124,11 +141,12 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             host: Host::default(),
             clock: ClockUnwrapper::default(),
             learned_ltks: Vec::new(),
+            tk_cache: HashMap::new(),
             findings: Vec::new(),
         }
     }
 
-    fn on_frame(&mut self, frame: &Frame<'_>) {
+    fn on_frame(&mut self, frame: &Frame) {
         self.packets += 1;
         let link_type = frame.link_type.number();
         if !self.link_types.contains(&link_type) {
@@ -150,23 +168,16 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
     }
 
-    fn on_radio(&mut self, frame: &Frame<'_>, packet: &RadioPacket<'_>) {
+    fn on_radio(&mut self, frame: &Frame, packet: &RadioPacket<'_>) {
         let time_us = match packet.radio_clock {
             Some(clock) => self.clock.unwrap(clock),
             None => frame.timestamp_ns / 1000,
         };
         // Timeouts on a sniffed link run on the sniffer's clock when it has one.
         let time_ns = time_us.saturating_mul(1000);
-        if packet.crc_valid == Some(false) {
-            self.stats.crc_errors += 1;
-            return;
-        }
+        self.last_time_ns = self.last_time_ns.max(time_ns);
         if packet.is_advertising() {
-            if packet
-                .crc
-                .is_some_and(|crc| crc != crc24(ADVERTISING_CRC_INIT, packet.pdu))
-            {
-                self.stats.crc_errors += 1;
+            if !self.crc_accepted(packet, Some(ADVERTISING_CRC_INIT)) {
                 return;
             }
             self.on_advertising(frame, packet, time_us);
@@ -183,16 +194,16 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             self.links
                 .insert(aa, RadioLink::new(id, None, EventClock::new(None, None, 0)));
         }
+        let crc_init = self.links.get(&aa).and_then(|link| link.crc_init);
+        let crc_ok = self.crc_accepted(packet, crc_init);
         let Some(link) = self.links.get_mut(&aa) else {
             return;
         };
-        let crc_failed = matches!((packet.crc, link.crc_init), (Some(crc), Some(init)) if crc != crc24(init, packet.pdu));
         // Even a packet received with a bad CRC took its turn in the event.
         let (_, guessed) = link
             .clock
             .observe(time_us, packet.direction, packet.event_counter);
-        if crc_failed {
-            self.stats.crc_errors += 1;
+        if !crc_ok {
             return;
         }
         let Ok((header, payload)) = decode_data(packet.pdu) else {
@@ -201,6 +212,10 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         };
         let conn = &mut self.conns[link.conn];
         conn.touch(frame.number, time_ns);
+        if let Some(phy) = packet.phy {
+            // The sniffer received it on this PHY (LE Coded, or 2M from AUX_CONNECT_REQ on).
+            *conn.phy.get_mut(guessed) = Some(phy);
+        }
         if link.is_retransmission(guessed, packet.pdu[0], payload) {
             self.stats.retransmissions += 1;
             return;
@@ -209,8 +224,21 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         if payload.is_empty() {
             return;
         }
+        if packet.encrypted == Some(true) {
+            // The sniffer saw encryption even where LL_START_ENC_REQ was missed.
+            link.encrypting = true;
+        }
         let decrypting = link.encrypting && !packet.decrypted;
-        let (direction, plaintext) = if decrypting {
+        let (direction, plaintext) = if packet.decrypted {
+            conn.encryption.encrypted_pdus += 1;
+            conn.encryption.decrypted_by_sniffer += 1;
+            link.opened_by_sniffer(guessed);
+            let mic = if packet.mic_appended { 4 } else { 0 };
+            (
+                guessed,
+                payload[..payload.len().saturating_sub(mic)].to_vec(),
+            )
+        } else if decrypting {
             conn.encryption.encrypted_pdus += 1;
             if link.needs_key() {
                 let candidates = key_candidates(
@@ -221,6 +249,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     guessed,
                     packet.pdu[0],
                     payload,
+                    &mut self.tk_cache,
                     &mut *self.progress,
                 );
                 if let Some(chosen) = link.choose_key(&candidates, guessed, packet.pdu[0], payload)
@@ -280,7 +309,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             }
             Llid::Reserved => "reserved LLID".to_string(),
         };
-        if decrypting {
+        if decrypting || packet.decrypted {
             conn.decrypted.push(DecryptedPdu {
                 packet: frame.number,
                 direction,
@@ -291,7 +320,28 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
     }
 
-    fn on_advertising(&mut self, frame: &Frame<'_>, packet: &RadioPacket<'_>, time_us: i64) {
+    /// The sniffer's CRC verdict where it gives one; else the CRC recomputed where
+    /// the octets and the CRC init are known; else the packet is kept and counted
+    /// as not checked. Counts the packets it rejects.
+    fn crc_accepted(&mut self, packet: &RadioPacket<'_>, crc_init: Option<u32>) -> bool {
+        let valid = packet.crc_valid.or_else(|| {
+            let (crc, init) = (packet.crc?, crc_init?);
+            Some(crc == crc24(init, packet.pdu))
+        });
+        match valid {
+            Some(true) => true,
+            Some(false) => {
+                self.stats.crc_errors += 1;
+                false
+            }
+            None => {
+                self.stats.crc_not_checked += 1;
+                true
+            }
+        }
+    }
+
+    fn on_advertising(&mut self, frame: &Frame, packet: &RadioPacket<'_>, time_us: i64) {
         let Ok(pdu) = decode_adv(packet.pdu) else {
             self.stats.undecodable += 1;
             return;
@@ -358,6 +408,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             ));
         }
         for conn in &mut self.conns {
+            conn.infer_supervision_timeout(self.last_time_ns);
             let initiator = conn.central;
             let responder = conn.peripheral;
             let controller_keys = conn.controller_keys.clone();
@@ -369,6 +420,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     controller_keys: &controller_keys,
                     mic_probe: None,
                     brute_force: self.options.brute_force,
+                    tk_cache: &mut self.tk_cache,
                     progress: &mut report_progress,
                 });
                 let disconnect = conn
@@ -405,6 +457,7 @@ fn key_candidates(
     direction: Direction,
     header: u8,
     sealed: &[u8],
+    tk_cache: &mut HashMap<crate::crack::LegacyExchange, Option<u32>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<KeyCandidate> {
     let mut candidates: Vec<KeyCandidate> = options
@@ -425,6 +478,7 @@ fn key_candidates(
             controller_keys: &[],
             mic_probe: Some(MicProbe { check: &check }),
             brute_force: options.brute_force,
+            tk_cache,
             progress: &mut report_progress,
         });
         candidates.extend(recovered.stk.map(|key| KeyCandidate { key, source: "stk" }));

@@ -2,6 +2,8 @@
 //! method they select, the keys that can be recovered from them, and the
 //! findings they give rise to.
 
+use std::collections::HashMap;
+
 use crate::analysis::findings::{Finding, Kind};
 use crate::bytes::to_hex;
 use crate::codec::ll::Address;
@@ -9,7 +11,7 @@ use crate::codec::smp::{PairingFeatures, SmpPdu, failure_reason, io_capability_n
 use crate::crack::{
     KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, round_bits, tk_from_passkey,
 };
-use crate::crypto::{DEBUG_PRIVATE_KEY, DEBUG_PUBLIC_X, Key128, f5, f6, p256_dhkey};
+use crate::crypto::{DEBUG_PRIVATE_KEY, DEBUG_PUBLIC_X, Key128, f5, f6, g2, p256_dhkey};
 use crate::report::{self, DistributedKey, LearnedBits, Method, Outcome, PairingFailure, Role};
 
 /// SMP command timeout (Vol 3 Part H §3.4).
@@ -86,7 +88,7 @@ pub struct PublicKey {
 /// The first encrypted PDU after a legacy pairing, for checking a TK by its
 /// MIC when the confirm values were not captured.
 pub struct MicProbe<'a> {
-    pub check: &'a dyn Fn(&Key128) -> bool,
+    pub check: &'a (dyn Fn(&Key128) -> bool + Sync),
 }
 
 /// What the capture offers for key recovery beyond the SMP commands.
@@ -97,6 +99,9 @@ pub struct CrackContext<'a> {
     pub controller_keys: &'a [Key128],
     pub mic_probe: Option<MicProbe<'a>>,
     pub brute_force: bool,
+    /// TKs already found for identical exchanges: a capture that repeats a
+    /// pairing (same commands, confirm and random values) is searched once.
+    pub tk_cache: &'a mut HashMap<LegacyExchange, Option<u32>>,
     pub progress: &'a mut dyn FnMut(u64),
 }
 
@@ -107,15 +112,42 @@ pub struct Recovered {
     pub passkey: Option<u32>,
     pub passkey_rounds: usize,
     pub learned: Option<(Role, KnownBits)>,
+    /// Passkey-entry rounds, before the last one recovered, whose bit is unknown.
+    pub passkey_gaps: Vec<usize>,
     pub derived_ltk: Option<Key128>,
+    /// Numeric comparison: the six digits both devices showed (g2 mod 10^6).
+    pub numeric_comparison: Option<u32>,
 }
+
+/// The confirm and random values of one round, in the order they are sent in
+/// every method: initiator's confirm, responder's confirm, initiator's random,
+/// responder's random (legacy pairing and the Secure Connections methods other
+/// than passkey entry run one round, some slots empty).
+#[derive(Debug, Clone, Copy, Default)]
+struct Round {
+    slots: [Option<(Key128, u64)>; 4],
+}
+
+impl Round {
+    fn value(&self, slot: usize) -> Option<Key128> {
+        self.slots[slot].map(|(value, _)| value)
+    }
+}
+
+const INITIATOR_CONFIRM: usize = 0;
+const RESPONDER_CONFIRM: usize = 1;
+const INITIATOR_RANDOM: usize = 2;
+const RESPONDER_RANDOM: usize = 3;
 
 #[derive(Default)]
 pub struct PairingLog {
     pub request: Option<(PairingFeatures, u64)>,
     pub response: Option<(PairingFeatures, u64)>,
-    confirms: [Vec<(Key128, u64)>; 2],
-    randoms: [Vec<(Key128, u64)>; 2],
+    /// Rounds in order. A value goes into the current round unless that round
+    /// already holds it or a value sent after it: then a new round has begun.
+    /// So a packet the sniffer missed leaves a gap in its round, and the later
+    /// rounds keep their numbers.
+    rounds: Vec<Round>,
     public_keys: [Option<PublicKey>; 2],
     dhkey_checks: [Option<(Key128, u64)>; 2],
     pub failed: Option<(Role, u8, u64)>,
@@ -150,8 +182,8 @@ impl PairingLog {
                 self.request = Some((*features, packet));
             }
             SmpPdu::PairingResponse(features) => self.response = Some((*features, packet)),
-            SmpPdu::PairingConfirm(value) => self.confirms[side].push((*value, packet)),
-            SmpPdu::PairingRandom(value) => self.randoms[side].push((*value, packet)),
+            SmpPdu::PairingConfirm(value) => self.place(side, *value, packet),
+            SmpPdu::PairingRandom(value) => self.place(2 + side, *value, packet),
             SmpPdu::PairingPublicKey { x, y } => {
                 self.public_keys[side] = Some(PublicKey {
                     x: *x,
@@ -188,6 +220,24 @@ impl PairingLog {
         true
     }
 
+    fn place(&mut self, slot: usize, value: Key128, packet: u64) {
+        let starts_round = self
+            .rounds
+            .last()
+            .is_none_or(|round| round.slots[slot..].iter().any(Option::is_some));
+        if starts_round {
+            self.rounds.push(Round::default());
+        }
+        if let Some(round) = self.rounds.last_mut() {
+            round.slots[slot] = Some((value, packet));
+        }
+    }
+
+    /// The last value sent in `slot` of any round.
+    fn last(&self, slot: usize) -> Option<(Key128, u64)> {
+        self.rounds.iter().rev().find_map(|round| round.slots[slot])
+    }
+
     fn distribute(&mut self, sent_by: Role, packet: u64, kind: &'static str, value: String) {
         self.distributed.push(DistributedKey {
             packet,
@@ -215,14 +265,21 @@ impl PairingLog {
         if self.secure_connections() {
             self.dhkey_checks.iter().all(Option::is_some)
         } else {
-            self.randoms.iter().all(|r| !r.is_empty())
+            self.last(INITIATOR_RANDOM).is_some() && self.last(RESPONDER_RANDOM).is_some()
         }
     }
 
+    /// From the SMP and LL evidence, not from whether the analysis could decrypt:
+    /// encryption started after the pairing, both DHKey checks sent (the responder
+    /// sends Eb only once Ea checked out), or keys distributed after generation.
     pub fn outcome(&self) -> Outcome {
+        let checks_passed = self.secure_connections() && self.keys_generated();
         if self.failed.is_some() {
             Outcome::Failed
-        } else if self.encrypted || (self.keys_generated() && !self.distributed.is_empty()) {
+        } else if self.encrypted
+            || checks_passed
+            || (self.keys_generated() && !self.distributed.is_empty())
+        {
             Outcome::Completed
         } else {
             Outcome::Incomplete
@@ -238,16 +295,16 @@ impl PairingLog {
 
     fn legacy_exchange(&self, ctx: &CrackContext<'_>) -> Option<LegacyExchange> {
         let (req, rsp) = self.features()?;
-        let last = |v: &Vec<(Key128, u64)>| v.last().map(|(value, _)| *value);
+        let last = |slot| self.last(slot).map(|(value, _)| value);
         Some(LegacyExchange {
             preq: req.wire,
             pres: rsp.wire,
             initiator: ctx.initiator.map(|a| (a.bytes, a.random)),
             responder: ctx.responder.map(|a| (a.bytes, a.random)),
-            mconfirm: last(&self.confirms[0]),
-            sconfirm: last(&self.confirms[1]),
-            mrand: last(&self.randoms[0]),
-            srand: last(&self.randoms[1]),
+            mconfirm: last(INITIATOR_CONFIRM),
+            sconfirm: last(RESPONDER_CONFIRM),
+            mrand: last(INITIATOR_RANDOM),
+            srand: last(RESPONDER_RANDOM),
         })
     }
 
@@ -274,7 +331,9 @@ impl PairingLog {
         }
         let progress = &mut *ctx.progress;
         recovered.tk = if let Some(check) = exchange.confirm_check() {
-            brute_force_tk(check, progress)
+            *ctx.tk_cache
+                .entry(exchange.clone())
+                .or_insert_with(|| brute_force_tk(check, progress))
         } else if exchange.mrand.is_some()
             && exchange.srand.is_some()
             && !ctx.controller_keys.is_empty()
@@ -305,17 +364,16 @@ impl PairingLog {
         recovered
     }
 
-    fn rounds(&self) -> Vec<PasskeyRound> {
-        let value = |v: &Vec<(Key128, u64)>, i: usize| v.get(i).map(|(value, _)| *value);
-        (0..PASSKEY_ROUNDS)
-            .map(|i| PasskeyRound {
-                ca: value(&self.confirms[0], i),
-                cb: value(&self.confirms[1], i),
-                na: value(&self.randoms[0], i),
-                nb: value(&self.randoms[1], i),
+    fn passkey_rounds(&self) -> impl Iterator<Item = PasskeyRound> + '_ {
+        self.rounds
+            .iter()
+            .take(PASSKEY_ROUNDS)
+            .map(|round| PasskeyRound {
+                ca: round.value(INITIATOR_CONFIRM),
+                cb: round.value(RESPONDER_CONFIRM),
+                na: round.value(INITIATOR_RANDOM),
+                nb: round.value(RESPONDER_RANDOM),
             })
-            .take_while(|round| round.ca.is_some() || round.cb.is_some())
-            .collect()
     }
 
     fn crack_secure_connections(&self, ctx: &CrackContext<'_>) -> Recovered {
@@ -335,29 +393,66 @@ impl PairingLog {
         } else {
             None
         };
-        let (Some(dhkey), Some(a), Some(b)) = (dhkey, ctx.initiator, ctx.responder) else {
-            return recovered;
-        };
-        let (Some((na, _)), Some((nb, _))) = (self.randoms[0].last(), self.randoms[1].last())
+        let (Some((na, _)), Some((nb, _))) =
+            (self.last(INITIATOR_RANDOM), self.last(RESPONDER_RANDOM))
         else {
             return recovered;
         };
-        let (mac_key, ltk) = f5(&dhkey, na, nb, &a.typed(), &b.typed());
-        // Ea = f6(MacKey, Na, Nb, rb, IOcapA, A, B) confirms the derivation when captured.
-        let r = tk_from_passkey(recovered.passkey.unwrap_or(0));
-        let confirmed = match (self.dhkey_checks[0], self.features()) {
-            (Some((ea, _)), Some((req, _))) => {
+        if method == Some(Method::NumericComparison) {
+            recovered.numeric_comparison = Some(g2(&pka.x, &pkb.x, &na, &nb) % 1_000_000);
+        }
+        let (Some(dhkey), Some(a), Some(b)) = (dhkey, ctx.initiator, ctx.responder) else {
+            return recovered;
+        };
+        let (mac_key, ltk) = f5(&dhkey, &na, &nb, &a.typed(), &b.typed());
+        let Some((req, rsp)) = self.features() else {
+            return recovered;
+        };
+        // Ea = f6(MacKey, Na, Nb, rb, IOcapA, A, B) and Eb = f6(MacKey, Nb, Na, ra,
+        // IOcapB, B, A) confirm the derivation where the capture has them and r is
+        // known: the passkey in passkey entry, 0 in Just Works and numeric
+        // comparison, and in OOB 0 on the side that received no OOB data (its
+        // OOB flag clear). An OOB random sent out of band is not on the air, and
+        // the LTK does not depend on it.
+        let passkey_r = tk_from_passkey(recovered.passkey.unwrap_or(0));
+        let (ra, rb) = match method {
+            Some(Method::Oob) => (
+                (!rsp.oob).then_some([0u8; 16]),
+                (!req.oob).then_some([0u8; 16]),
+            ),
+            _ => (Some(passkey_r), Some(passkey_r)),
+        };
+        let ea_holds = match (self.dhkey_checks[0], rb) {
+            (Some((ea, _)), Some(rb)) => Some(
                 f6(
                     &mac_key,
-                    na,
-                    nb,
-                    &r,
+                    &na,
+                    &nb,
+                    &rb,
                     &req.f6_io_cap(),
                     &a.typed(),
                     &b.typed(),
-                ) == ea
-            }
-            _ => true,
+                ) == ea,
+            ),
+            _ => None,
+        };
+        let eb_holds = match (self.dhkey_checks[1], ra) {
+            (Some((eb, _)), Some(ra)) => Some(
+                f6(
+                    &mac_key,
+                    &nb,
+                    &na,
+                    &ra,
+                    &rsp.f6_io_cap(),
+                    &b.typed(),
+                    &a.typed(),
+                ) == eb,
+            ),
+            _ => None,
+        };
+        let confirmed = match (ea_holds, eb_holds) {
+            (None, None) => true,
+            (ea, eb) => ea == Some(true) || eb == Some(true),
         };
         if confirmed {
             recovered.derived_ltk = Some(ltk);
@@ -365,35 +460,48 @@ impl PairingLog {
         recovered
     }
 
-    /// Passive passkey recovery, or the bits a failed attempt gave away.
+    /// Passive passkey recovery, or the bits a failed attempt gave away. Each
+    /// round's bit comes from either side's confirm and random; a round the
+    /// pairing went past proves both sides committed to the same bit, so one
+    /// side's pair is enough there. A round with neither pair is a gap.
     fn recover_passkey(&self, pka_x: &[u8; 32], pkb_x: &[u8; 32], recovered: &mut Recovered) {
         let shown_by = self
             .method()
             .and_then(|(_, shown)| shown)
             .unwrap_or(Role::Responder);
-        let mut value = 0u32;
-        let mut count = 0u32;
-        for (i, round) in self.rounds().iter().enumerate() {
+        let rounds: Vec<PasskeyRound> = self.passkey_rounds().collect();
+        let went_on =
+            |i: usize| i + 1 < rounds.len() || self.dhkey_checks.iter().any(Option::is_some);
+        let mut known = KnownBits { mask: 0, value: 0 };
+        let mut last_known = 0;
+        for (i, round) in rounds.iter().enumerate() {
             let bits = round_bits(pka_x, pkb_x, round);
-            let owner_bit = match (bits.initiator, bits.responder) {
+            let bit = match (bits.initiator, bits.responder) {
                 (Some(a), Some(b)) if a == b => Some(a),
                 (Some(_), Some(_)) => None,
+                (Some(revealed), None) | (None, Some(revealed)) if went_on(i) => Some(revealed),
                 // The round stopped half-way: the failure says whether the revealed bit was right.
                 (Some(revealed), None) | (None, Some(revealed)) => {
                     self.bit_from_failure(shown_by, bits, revealed)
                 }
                 (None, None) => None,
             };
-            let Some(bit) = owner_bit else { break };
-            value |= u32::from(bit) << i;
-            count = i as u32 + 1;
+            if let Some(bit) = bit {
+                known.mask |= 1 << i;
+                known.value |= u32::from(bit) << i;
+                last_known = i + 1;
+            }
         }
-        recovered.passkey_rounds = count as usize;
-        if count == PASSKEY_ROUNDS as u32 && value < 1_000_000 {
-            recovered.passkey = Some(value);
-        } else if count > 0 {
-            recovered.learned = Some((shown_by, KnownBits { count, value }));
+        recovered.passkey_rounds = known.count() as usize;
+        let all = (1u32 << PASSKEY_ROUNDS) - 1;
+        if known.mask == all && known.value < 1_000_000 {
+            recovered.passkey = Some(known.value);
+        } else if known.mask != 0 {
+            recovered.learned = Some((shown_by, known));
         }
+        recovered.passkey_gaps = (0..last_known)
+            .filter(|i| known.mask & (1 << i) == 0)
+            .collect();
     }
 
     /// In an unfinished round only one nonce was revealed. A Confirm Value Failed
@@ -450,10 +558,13 @@ impl PairingLog {
             passkey_rounds: recovered.passkey_rounds,
             learned_bits: recovered.learned.map(|(owner, bits)| LearnedBits {
                 owner,
-                count: bits.count,
+                count: bits.count(),
+                mask: bits.mask,
                 value: bits.value,
                 candidates: bits.candidates(),
             }),
+            passkey_gaps: recovered.passkey_gaps.clone(),
+            numeric_comparison: recovered.numeric_comparison.map(|v| format!("{v:06}")),
             tk: recovered.tk.map(|tk| format!("{tk:06}")),
             stk: recovered.stk.map(|k| to_hex(&k)),
             derived_ltk: recovered.derived_ltk.map(|k| to_hex(&k)),
@@ -481,7 +592,8 @@ impl PairingLog {
                 let last = self
                     .failed
                     .map_or(self.last_packet, |(_, _, failed)| failed);
-                let packets = vec![last, packet];
+                let mut packets = vec![last, packet];
+                packets.dedup();
                 out.push(Finding::new(
                     Kind::LinkLostDuringPairing,
                     id,
@@ -581,12 +693,12 @@ impl PairingLog {
                 id,
                 self.round_packets(),
                 format!(
-                    "the failed attempt revealed the low {} bit(s) of the {}'s passkey: {:0width$b} (binary); {} of the 1,000,000 passkeys remain possible",
-                    bits.count,
+                    "{} {} of the {}'s passkey: {} (binary, bit 0 last); {} of the 1,000,000 passkeys remain possible",
+                    if self.failed.is_some() { "the failed attempt revealed" } else { "the capture shows" },
+                    bits.describe(),
                     role_name(owner),
-                    bits.value,
+                    bits.pattern(),
                     bits.candidates(),
-                    width = bits.count as usize
                 ),
             ));
         }
@@ -609,11 +721,9 @@ impl PairingLog {
 
     fn round_packets(&self) -> Vec<u64> {
         let mut packets: Vec<u64> = self
-            .confirms
+            .rounds
             .iter()
-            .chain(&self.randoms)
-            .flatten()
-            .map(|(_, p)| *p)
+            .flat_map(|round| round.slots.iter().flatten().map(|(_, p)| *p))
             .collect();
         packets.sort_unstable();
         packets

@@ -12,6 +12,8 @@ use crate::report::{Version, core_version_name};
 
 /// LL procedure response timeout (Vol 6 Part B §5.2).
 const PROCEDURE_TIMEOUT_NS: i64 = 40_000_000_000;
+/// How many encrypted PDUs the candidate keys are tried on before giving up.
+const KEY_ATTEMPTS: u8 = 8;
 /// How many missed packets the decryptor looks past when the MIC fails.
 const COUNTER_WINDOW: u64 = 8;
 
@@ -88,7 +90,10 @@ struct EncryptionSetup {
 }
 
 impl EncryptionSetup {
-    fn session(&self, key: &Key128) -> Option<Session> {
+    /// A session whose first packet in each direction may come after up to
+    /// `opened_elsewhere` PDUs the sniffer decrypted itself (their direction may
+    /// be a guess, so the search widens in both).
+    fn session(&self, key: &Key128, opened_elsewhere: u64) -> Option<Session> {
         let mut iv = [0u8; 8];
         iv[..4].copy_from_slice(&self.iv_central?);
         iv[4..].copy_from_slice(&self.iv_peripheral?);
@@ -96,6 +101,7 @@ impl EncryptionSetup {
             key: session_key(key, &self.skd_central?, &self.skd_peripheral?),
             iv,
             next_counter: [0, 0],
+            slack: [opened_elsewhere; 2],
         })
     }
 }
@@ -104,6 +110,8 @@ struct Session {
     key: Key128,
     iv: [u8; 8],
     next_counter: [u64; 2],
+    /// Extra counters to search until the first PDU of a direction opens.
+    slack: [u64; 2],
 }
 
 impl Session {
@@ -111,7 +119,8 @@ impl Session {
     /// may have missed some), advancing the counter on success.
     fn open(&mut self, direction: Direction, header: u8, sealed: &[u8]) -> Option<Vec<u8>> {
         let next = self.next_counter[direction.index()];
-        (next..next + COUNTER_WINDOW).find_map(|counter| {
+        let window = COUNTER_WINDOW + self.slack[direction.index()];
+        (next..next + window).find_map(|counter| {
             let plaintext = ll_decrypt(
                 &self.key,
                 &self.iv,
@@ -121,6 +130,7 @@ impl Session {
                 sealed,
             )?;
             self.next_counter[direction.index()] = counter + 1;
+            self.slack[direction.index()] = 0;
             Some(plaintext)
         })
     }
@@ -142,7 +152,13 @@ pub struct RadioLink {
     /// Packets after LL_START_ENC_REQ are encrypted.
     pub encrypting: bool,
     session: Option<Session>,
-    key_search_done: bool,
+    /// Encrypted PDUs since encryption started that the sniffer decrypted before a
+    /// session of ours existed: each used a packet counter.
+    opened_by_sniffer: u64,
+    /// Encrypted PDUs the candidate keys were tried on without success: a PDU
+    /// the analysis misplaced (a retransmission taken for new) opens with no key,
+    /// so a few more are tried before giving up.
+    key_attempts: u8,
     version_sent: [Option<u64>; 2],
     feature_request: [Option<(u64, u64)>; 2],
     open: Vec<OpenProcedure>,
@@ -158,7 +174,8 @@ impl RadioLink {
             setup: EncryptionSetup::default(),
             encrypting: false,
             session: None,
-            key_search_done: false,
+            opened_by_sniffer: 0,
+            key_attempts: 0,
             version_sent: [None, None],
             feature_request: [None, None],
             open: Vec::new(),
@@ -179,14 +196,23 @@ impl RadioLink {
         false
     }
 
+    /// The sniffer decrypted a PDU (of this direction, as far as it is known):
+    /// its packet counter is used.
+    pub fn opened_by_sniffer(&mut self, direction: Direction) {
+        match self.session.as_mut() {
+            Some(session) => session.slack[direction.index()] += 1,
+            None => self.opened_by_sniffer += 1,
+        }
+    }
+
     pub fn needs_key(&self) -> bool {
-        self.session.is_none() && !self.key_search_done
+        self.session.is_none() && self.key_attempts < KEY_ATTEMPTS
     }
 
     /// Can `key` decrypt this first encrypted PDU?
     pub fn key_opens(&self, key: &Key128, direction: Direction, header: u8, sealed: &[u8]) -> bool {
         self.setup
-            .session(key)
+            .session(key, self.opened_by_sniffer)
             .is_some_and(|mut s| s.open(direction, header, sealed).is_some())
     }
 
@@ -198,11 +224,11 @@ impl RadioLink {
         header: u8,
         sealed: &[u8],
     ) -> Option<&'c KeyCandidate> {
-        self.key_search_done = true;
+        self.key_attempts = self.key_attempts.saturating_add(1);
         let found = candidates
             .iter()
             .find(|c| self.key_opens(&c.key, direction, header, sealed))?;
-        self.session = self.setup.session(&found.key);
+        self.session = self.setup.session(&found.key, self.opened_by_sniffer);
         Some(found)
     }
 
@@ -340,7 +366,8 @@ impl RadioLink {
                 self.setup.skd_central = Some(*skd_central);
                 self.setup.iv_central = Some(*iv_central);
                 self.session = None;
-                self.key_search_done = false;
+                self.opened_by_sniffer = 0;
+                self.key_attempts = 0;
             }
             ControlPdu::EncRsp {
                 skd_peripheral,
@@ -349,7 +376,12 @@ impl RadioLink {
                 self.setup.skd_peripheral = Some(*skd_peripheral);
                 self.setup.iv_peripheral = Some(*iv_peripheral);
             }
-            ControlPdu::StartEncReq => self.encrypting = true,
+            ControlPdu::StartEncReq => {
+                // Sent in the clear by the peripheral once its host has the key:
+                // the evidence that encryption starts, decryptable or not.
+                self.encrypting = true;
+                conn.encryption_started();
+            }
             ControlPdu::StartEncRsp => conn.encryption_started(),
             ControlPdu::PauseEncRsp if direction == Direction::PeripheralToCentral => {
                 // The central's own LL_PAUSE_ENC_RSP goes out unencrypted.

@@ -1,16 +1,17 @@
-//! Capture containers: pcap, pcapng and btsnoop. A reader yields [`Frame`]s that
-//! borrow the file's bytes; it stops at the first structural fault with a
+//! Capture containers: pcap, pcapng and btsnoop, read as a stream. A reader yields
+//! [`Frame`]s one record at a time; it stops at the first structural fault with a
 //! [`ReadError`] that names the byte offset, and everything before it stays usable.
 
 mod btsnoop;
 mod pcap;
 
 use std::fmt;
+use std::io::Read;
 
 use serde::Serialize;
 
-pub use btsnoop::BtsnoopReader;
-pub use pcap::{PcapReader, PcapngReader};
+use btsnoop::BtsnoopReader;
+use pcap::{PcapReader, PcapngReader};
 
 /// How the payload of a frame is framed, from the pcap LINKTYPE registry or the
 /// btsnoop datalink field.
@@ -72,9 +73,10 @@ impl LinkType {
     }
 }
 
-/// One captured packet, borrowing its bytes from the file.
+/// One captured packet. It owns its bytes, so that a capture can be read as a
+/// stream, one record at a time, however large the file.
 #[derive(Debug, Clone)]
-pub struct Frame<'a> {
+pub struct Frame {
     /// 1-based position in the file, as Wireshark numbers packets.
     pub number: u64,
     /// Byte offset of the record in the file.
@@ -86,7 +88,7 @@ pub struct Frame<'a> {
     pub interface: u32,
     /// btsnoop record flags (direction, packet kind, btmon opcode); 0 elsewhere.
     pub flags: u32,
-    pub data: &'a [u8],
+    pub data: Vec<u8>,
 }
 
 /// A structural fault in the container.
@@ -114,58 +116,143 @@ pub enum Format {
     Btsnoop,
 }
 
-/// A reader over any of the three formats, chosen by the file's magic number.
-pub enum CaptureReader<'a> {
-    Pcap(PcapReader<'a>),
-    Pcapng(PcapngReader<'a>),
-    Btsnoop(BtsnoopReader<'a>),
+/// A reader over any of the three formats, chosen by the file's magic number. It
+/// reads one record at a time from any [`Read`], so memory stays bounded by the
+/// largest record ([`MAX_RECORD_LEN`]), and a file that is not a capture is
+/// refused after its first octets.
+pub struct CaptureReader<R> {
+    input: Input<R>,
+    format: FormatReader,
+    number: u64,
+    failed: bool,
 }
 
-impl<'a> CaptureReader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Result<Self, ReadError> {
-        let magic: [u8; 4] = match bytes.get(..4) {
-            Some(m) => [m[0], m[1], m[2], m[3]],
-            None => {
-                return Err(ReadError {
-                    offset: 0,
-                    message: "file too short to be a capture".into(),
-                });
-            }
-        };
-        match magic {
-            [0x0a, 0x0d, 0x0d, 0x0a] => PcapngReader::new(bytes).map(CaptureReader::Pcapng),
-            [b'b', b't', b's', b'n'] => BtsnoopReader::new(bytes).map(CaptureReader::Btsnoop),
-            _ => PcapReader::new(bytes).map(CaptureReader::Pcap),
+enum FormatReader {
+    Pcap(PcapReader),
+    Pcapng(PcapngReader),
+    Btsnoop(BtsnoopReader),
+}
+
+/// No BLE or HCI record comes near this (an HCI ACL packet is at most 64 KiB);
+/// a larger length is a corrupt file, not a reason to allocate.
+pub const MAX_RECORD_LEN: usize = 16 << 20;
+
+impl<R: Read> CaptureReader<R> {
+    pub fn new(input: R) -> Result<Self, ReadError> {
+        let mut input = Input::new(input);
+        let mut magic = [0u8; 4];
+        if input.fill(&mut magic).map_err(|e| e.at(0))? != magic.len() {
+            return Err(ReadError {
+                offset: 0,
+                message: "file too short to be a capture".into(),
+            });
         }
+        let format = match magic {
+            [0x0a, 0x0d, 0x0d, 0x0a] => FormatReader::Pcapng(PcapngReader::new(&mut input, magic)?),
+            [b'b', b't', b's', b'n'] => {
+                FormatReader::Btsnoop(BtsnoopReader::new(&mut input, magic)?)
+            }
+            _ => FormatReader::Pcap(PcapReader::new(&mut input, magic)?),
+        };
+        Ok(CaptureReader {
+            input,
+            format,
+            number: 0,
+            failed: false,
+        })
     }
 
     pub fn format(&self) -> Format {
-        match self {
-            CaptureReader::Pcap(_) => Format::Pcap,
-            CaptureReader::Pcapng(_) => Format::Pcapng,
-            CaptureReader::Btsnoop(_) => Format::Btsnoop,
+        match self.format {
+            FormatReader::Pcap(_) => Format::Pcap,
+            FormatReader::Pcapng(_) => Format::Pcapng,
+            FormatReader::Btsnoop(_) => Format::Btsnoop,
         }
     }
 
     /// Bytes consumed so far, for progress reporting.
     pub fn bytes_read(&self) -> u64 {
-        match self {
-            CaptureReader::Pcap(r) => r.bytes_read(),
-            CaptureReader::Pcapng(r) => r.bytes_read(),
-            CaptureReader::Btsnoop(r) => r.bytes_read(),
+        self.input.offset
+    }
+}
+
+impl<R: Read> Iterator for CaptureReader<R> {
+    type Item = Result<Frame, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let record = self.number + 1;
+        let read = match &mut self.format {
+            FormatReader::Pcap(r) => r.next(&mut self.input, record),
+            FormatReader::Pcapng(r) => r.next(&mut self.input, record),
+            FormatReader::Btsnoop(r) => r.next(&mut self.input, record),
+        };
+        match read {
+            Ok(Some(mut frame)) => {
+                self.number = record;
+                frame.number = record;
+                Some(Ok(frame))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                self.failed = true;
+                Some(Err(error))
+            }
         }
     }
 }
 
-impl<'a> Iterator for CaptureReader<'a> {
-    type Item = Result<Frame<'a>, ReadError>;
+/// The file, with the offset of the next octet to be read.
+struct Input<R> {
+    inner: R,
+    offset: u64,
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            CaptureReader::Pcap(r) => r.next(),
-            CaptureReader::Pcapng(r) => r.next(),
-            CaptureReader::Btsnoop(r) => r.next(),
+/// An I/O error other than the end of the file.
+struct IoFault(std::io::Error);
+
+impl IoFault {
+    fn at(self, offset: u64) -> ReadError {
+        ReadError {
+            offset,
+            message: format!("the file could not be read: {}", self.0),
         }
+    }
+}
+
+impl<R: Read> Input<R> {
+    fn new(inner: R) -> Self {
+        Input { inner, offset: 0 }
+    }
+
+    /// Fills `buf` as far as the file allows; returns how many octets were read
+    /// (fewer than asked only at the end of the file).
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, IoFault> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.inner.read(&mut buf[done..]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(IoFault(e)),
+            }
+        }
+        self.offset += done as u64;
+        Ok(done)
+    }
+
+    /// Appends up to `len` octets to `out`; memory grows only with what the file holds.
+    fn append(&mut self, len: usize, out: &mut Vec<u8>) -> Result<usize, IoFault> {
+        let before = out.len();
+        (&mut self.inner)
+            .take(len as u64)
+            .read_to_end(out)
+            .map_err(IoFault)?;
+        let done = out.len() - before;
+        self.offset += done as u64;
+        Ok(done)
     }
 }
 

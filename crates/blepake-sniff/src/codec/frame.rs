@@ -74,8 +74,12 @@ pub struct RadioPacket<'a> {
     /// The connection event counter, when the sniffer reports it (nRF Sniffer).
     pub event_counter: Option<u16>,
     pub direction: Option<Direction>,
-    /// The sniffer already decrypted the payload.
+    /// The sniffer already decrypted the payload: it is plaintext.
     pub decrypted: bool,
+    /// The 4 MIC octets still follow a payload the sniffer decrypted.
+    pub mic_appended: bool,
+    /// The sniffer says whether the PDU was encrypted on the air.
+    pub encrypted: Option<bool>,
     pub phy: Option<Phy>,
 }
 
@@ -92,6 +96,8 @@ impl<'a> RadioPacket<'a> {
             event_counter: None,
             direction: None,
             decrypted: false,
+            mic_appended: false,
+            encrypted: None,
             phy: None,
         }
     }
@@ -168,15 +174,15 @@ pub enum Packet<'a> {
 }
 
 /// Strips the framing of one captured frame.
-pub fn decode_frame<'a>(frame: &Frame<'a>) -> DecodeResult<Packet<'a>> {
+pub fn decode_frame(frame: &Frame) -> DecodeResult<Packet<'_>> {
     match frame.link_type {
-        LinkType::LeLl => le_ll(frame.data).map(Packet::Radio),
-        LinkType::LeLlWithPhdr => le_ll_with_phdr(frame.data).map(Packet::Radio),
-        LinkType::Ppi => ppi(frame.data),
-        LinkType::NordicBle => nordic_ble(frame.data).map(Packet::Radio),
-        LinkType::H4 => h4(frame.data, None),
+        LinkType::LeLl => le_ll(&frame.data).map(Packet::Radio),
+        LinkType::LeLlWithPhdr => le_ll_with_phdr(&frame.data).map(Packet::Radio),
+        LinkType::Ppi => ppi(&frame.data),
+        LinkType::NordicBle => nordic_ble(&frame.data).map(Packet::Radio),
+        LinkType::H4 => h4(&frame.data, None),
         LinkType::H4WithPhdr => {
-            let mut r = Reader::new("H4 direction header", frame.data);
+            let mut r = Reader::new("H4 direction header", &frame.data);
             let direction = u32::from_be_bytes(r.array()?);
             h4(
                 r.rest(),
@@ -187,7 +193,7 @@ pub fn decode_frame<'a>(frame: &Frame<'a>) -> DecodeResult<Packet<'a>> {
                 }),
             )
         }
-        LinkType::BtsnoopH4 => h4(frame.data, Some(btsnoop_direction(frame.flags))),
+        LinkType::BtsnoopH4 => h4(&frame.data, Some(btsnoop_direction(frame.flags))),
         LinkType::BtsnoopHci => {
             let kind = match (frame.flags & 2 != 0, frame.flags & 1 != 0) {
                 (true, false) => HciKind::Command,
@@ -198,16 +204,16 @@ pub fn decode_frame<'a>(frame: &Frame<'a>) -> DecodeResult<Packet<'a>> {
                 controller: 0,
                 kind,
                 direction: Some(btsnoop_direction(frame.flags)),
-                data: frame.data,
+                data: &frame.data,
             }))
         }
         LinkType::BtsnoopMonitor => Ok(monitor(
             frame.flags as u16,
             (frame.flags >> 16) as u16,
-            frame.data,
+            &frame.data,
         )),
         LinkType::LinuxMonitor => {
-            let mut r = Reader::new("Linux monitor header", frame.data);
+            let mut r = Reader::new("Linux monitor header", &frame.data);
             let index = u16::from_be_bytes(r.array()?);
             let opcode = u16::from_be_bytes(r.array()?);
             Ok(monitor(opcode, index, r.rest()))
@@ -226,8 +232,18 @@ fn btsnoop_direction(flags: u32) -> HciDirection {
 
 /// The access address, PDU and CRC of an LE packet (LINKTYPE 251 layout).
 fn le_ll(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
+    le_packet(data, false)
+}
+
+/// An LE packet from the access address on. On LE Coded PHY the coding indicator
+/// (CI) octet, sent between the access address and the PDU, may be kept there.
+fn le_packet(data: &[u8], coding_indicator: bool) -> DecodeResult<RadioPacket<'_>> {
     let mut r = Reader::new("LE link-layer packet", data);
     let access_address = r.u32()?;
+    if coding_indicator {
+        r.u8()?;
+    }
+    let pdu_start = r.position();
     let body = r.rest();
     let [first, length] = Reader::new("LE PDU header", body).array()?;
     let cte_info = usize::from(access_address != ADVERTISING_ACCESS_ADDRESS && first & 0x20 != 0);
@@ -244,13 +260,14 @@ fn le_ll(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
         Some(0) => Ok(RadioPacket::new(access_address, body, None)),
         _ => Err(DecodeError {
             what: "LE PDU",
-            offset: 4 + body.len(),
+            offset: pdu_start + body.len(),
             missing: pdu_len + 3 - body.len(),
         }),
     }
 }
 
-/// LINKTYPE 256: a 10-octet radio header, then the 251 layout.
+/// LINKTYPE 256: a 10-octet radio header, then the 251 layout, with the coding
+/// indicator octet after the access address when the header says LE Coded.
 fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
     let mut r = Reader::new("LE radio header", data);
     let channel = r.u8()?;
@@ -259,17 +276,26 @@ fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
     let _offenses = r.u8()?;
     let _reference_access_address = r.u32()?;
     let flags = r.u16()?;
-    let mut packet = le_ll(r.rest())?;
+    let phy = Phy::from_code((flags >> 14) as u8);
+    let mut packet = le_packet(r.rest(), phy == Some(Phy::LeCoded))?;
     packet.channel = Some(channel);
     packet.rssi = (flags & 0x0002 != 0).then_some(signal);
-    packet.decrypted = flags & 0x0008 != 0;
+    // Decrypted (0x0008), MIC checked (0x1000), MIC valid (0x2000): a checked MIC
+    // still follows the plaintext; a packet whose MIC failed is left as sent.
+    let mic_checked = flags & 0x1000 != 0;
+    let mic_valid = flags & 0x2000 != 0;
+    packet.decrypted = flags & 0x0008 != 0 && (!mic_checked || mic_valid);
+    packet.mic_appended = packet.decrypted && mic_checked;
+    packet.encrypted = (flags & 0x0008 != 0 || mic_checked).then_some(true);
     packet.direction = match (flags >> 7) & 7 {
         2 => Some(Direction::CentralToPeripheral),
         3 => Some(Direction::PeripheralToCentral),
         _ => None,
     };
+    // CRC checked (0x0400) and CRC valid (0x0800): the sniffer's verdict, which
+    // stands even where the CRC octets were not kept (some tools zero them).
     packet.crc_valid = (flags & 0x0400 != 0).then_some(flags & 0x0800 != 0);
-    packet.phy = Phy::from_code((flags >> 14) as u8);
+    packet.phy = phy;
     Ok(packet)
 }
 
@@ -391,8 +417,12 @@ fn nordic_ble(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
             Direction::PeripheralToCentral
         });
         packet.event_counter = Some(event_counter);
-        // Encrypted and MIC OK: the sniffer followed the encryption and decrypted it.
+        // Encrypted (0x04) and MIC OK (0x08): the sniffer followed the encryption and
+        // decrypted it, the MIC octets left after the plaintext. Encrypted with a bad
+        // MIC: the payload is as sent, for a key the sniffer did not have.
+        packet.encrypted = Some(flags & 0x04 != 0);
         packet.decrypted = flags & 0x0c == 0x0c;
+        packet.mic_appended = packet.decrypted;
     }
     // Version 3 stamps the packet start with the firmware clock; older versions give only a delta.
     packet.radio_clock = (version >= 3).then_some(RadioClock {

@@ -174,3 +174,124 @@ impl Btsnoop {
         &mut self.records[n - 1]
     }
 }
+
+/// A little-endian pcapng file, block by block; packets are Enhanced Packet Blocks.
+pub struct Pcapng {
+    pub blocks: Vec<NgBlock>,
+}
+
+pub enum NgBlock {
+    Packet(NgPacket),
+    Other { kind: u32, body: Vec<u8> },
+}
+
+pub struct NgPacket {
+    pub interface: u32,
+    pub timestamp: u64,
+    pub data: Vec<u8>,
+}
+
+impl Pcapng {
+    pub fn parse(bytes: &[u8]) -> Pcapng {
+        let mut blocks = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let kind = le32(bytes, at);
+            let len = le32(bytes, at + 4) as usize;
+            let body = &bytes[at + 8..at + len - 4];
+            blocks.push(if kind == 6 {
+                let caplen = le32(body, 12) as usize;
+                NgBlock::Packet(NgPacket {
+                    interface: le32(body, 0),
+                    timestamp: (u64::from(le32(body, 4)) << 32) | u64::from(le32(body, 8)),
+                    data: body[20..20 + caplen].to_vec(),
+                })
+            } else {
+                NgBlock::Other {
+                    kind,
+                    body: body.to_vec(),
+                }
+            });
+            at += len;
+        }
+        Pcapng { blocks }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for block in &self.blocks {
+            let (kind, body) = match block {
+                NgBlock::Other { kind, body } => (*kind, body.clone()),
+                NgBlock::Packet(p) => {
+                    let mut body = Vec::new();
+                    let len = p.data.len() as u32;
+                    for v in [
+                        p.interface,
+                        (p.timestamp >> 32) as u32,
+                        p.timestamp as u32,
+                        len,
+                        len,
+                    ] {
+                        body.extend_from_slice(&v.to_le_bytes());
+                    }
+                    body.extend_from_slice(&p.data);
+                    body.resize(body.len().div_ceil(4) * 4, 0);
+                    (6, body)
+                }
+            };
+            let total = (body.len() + 12) as u32;
+            out.extend_from_slice(&kind.to_le_bytes());
+            out.extend_from_slice(&total.to_le_bytes());
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&total.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn packets(&mut self) -> impl Iterator<Item = &mut NgPacket> {
+        self.blocks.iter_mut().filter_map(|b| match b {
+            NgBlock::Packet(p) => Some(p),
+            NgBlock::Other { .. } => None,
+        })
+    }
+
+    /// Packet of 1-based number `n`.
+    pub fn packet(&mut self, n: usize) -> &mut NgPacket {
+        self.packets().nth(n - 1).expect("packet number in range")
+    }
+}
+
+/// LINKTYPE 256 (LE LL with radio header) records: the 10-octet header, then the
+/// access address, the PDU and 3 CRC octets.
+impl NgPacket {
+    pub fn rf_flags(&self) -> u16 {
+        u16::from_le_bytes([self.data[8], self.data[9]])
+    }
+
+    pub fn set_rf_flags(&mut self, flags: u16) {
+        self.data[8..10].copy_from_slice(&flags.to_le_bytes());
+    }
+
+    pub fn is_advertising(&self) -> bool {
+        self.data[10..14] == [0xd6, 0xbe, 0x89, 0x8e]
+    }
+
+    /// The PDU (header and payload), for packets on LE 1M or 2M.
+    pub fn pdu(&self) -> &[u8] {
+        &self.data[14..self.data.len() - 3]
+    }
+
+    /// Replaces the PDU and computes the CRC from `crc_init`.
+    pub fn set_pdu(&mut self, pdu: &[u8], crc_init: u32) {
+        self.data.truncate(14);
+        self.data.extend_from_slice(pdu);
+        self.data.extend_from_slice(&crc24(crc_init, pdu));
+    }
+}
+
+pub fn hex_vec(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
