@@ -62,7 +62,8 @@ pub struct ConnectArgs {
     /// of input
     #[arg(long, conflicts_with_all = ["send", "recv"])]
     pub chat: bool,
-    /// Seconds to find the device, and for the whole session but a chat
+    /// Seconds to find the device; a session that is not a chat has as
+    /// long again to finish
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
     /// Print one JSON object per line (events, messages, the error) for
@@ -238,10 +239,22 @@ async fn connect(args: &ConnectArgs, printer: Printer) -> Result<(), Failure> {
         pair: args.pair,
     };
     let timeout = Duration::from_secs(args.timeout);
-    let outcome = with_link(args, timeout, &plan, &mut session, Try::Bond).await?;
-    if let Outcome::BondRejected = outcome {
-        printer.note("the device refused the bond: pairing again");
-        with_link(args, timeout, &plan, &mut session, Try::Password).await?;
+    let run = async {
+        let outcome = with_link(args, timeout, &plan, &mut session, Try::Bond).await?;
+        if let Outcome::BondRejected = outcome {
+            printer.note("the device refused the bond: pairing again");
+            with_link(args, timeout, &plan, &mut session, Try::Password).await?;
+        }
+        Ok::<(), Failure>(())
+    };
+    if args.chat {
+        run.await?;
+    } else {
+        // A script's session has the timeout twice over: to find the
+        // device, then to do its work.
+        tokio::time::timeout(timeout * 2, run)
+            .await
+            .map_err(|_| Failure::Link(format!("no answer within {} s", 2 * args.timeout)))??;
     }
     session.result()
 }

@@ -8,9 +8,7 @@
 //! `scripts/setup`); without it these tests fail and say so.
 
 use std::cell::RefCell;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -37,72 +35,15 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-// ---------------------------------------------------------------------------
-// Bumble's controllers
+#[path = "support/controllers.rs"]
+mod controllers;
+use controllers::Controllers;
 
-/// `python -m bumble.apps.controllers` on two free loopback ports; killed
-/// on drop.
-struct Controllers {
-    child: Child,
-    device_port: u16,
-    host_port: u16,
-}
-
-impl Controllers {
-    /// Starts the controllers; with `snoop`, Bumble writes each controller's
-    /// HCI traffic to `snoop`-0.btsnoop and -1.btsnoop.
-    fn start(snoop: Option<&Path>) -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/setup, which installs Bumble",
-            python.display()
-        );
-        let (device_port, host_port) = (free_port(), free_port());
-        let mut command = Command::new(python);
-        command
-            .args(["-m", "bumble.apps.controllers"])
-            .arg(format!("tcp-server:127.0.0.1:{device_port}"))
-            .arg(format!("tcp-server:127.0.0.1:{host_port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        if let Some(snoop) = snoop {
-            command.env(
-                "BUMBLE_SNOOPER",
-                format!("btsnoop:file:{}-{{instance}}.btsnoop", snoop.display()),
-            );
-        }
-        let child = command.spawn().expect("Bumble's controllers start");
-        Self {
-            child,
-            device_port,
-            host_port,
-        }
-    }
-}
-
-impl Drop for Controllers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
-}
-
-/// Connects to a controller, waiting for Bumble to listen.
+/// Connects to a controller.
 async fn controller(port: u16) -> tcp::TcpController {
-    for _ in 0..200 {
-        if let Ok(controller) = tcp::connect(("127.0.0.1", port)).await {
-            return controller;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("Bumble's controllers did not listen on port {port}: see their output above");
+    tcp::connect(("127.0.0.1", port))
+        .await
+        .expect("Bumble's controller takes the connection")
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -281,7 +222,7 @@ fn session<P: PacketPool>(
 ) -> Session {
     let rt = runtime();
     let port = controllers.host_port;
-    rt.block_on(async {
+    rt.block_on(deadline(async {
         let controller = controller(port).await;
         let config = host::Config {
             address: Address::random([0xc0, 0x55, 0x66, 0x77, 0x88, 0xe9]),
@@ -312,7 +253,14 @@ fn session<P: PacketPool>(
         .await
         .expect("the host reaches the device");
         Session { chat, att_mtu }
-    })
+    }))
+}
+
+/// Fails a test that hangs, rather than hanging the test run.
+async fn deadline<T>(run: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the session ends within a minute")
 }
 
 fn pair(info: &SetupInfo, password: &Password) -> HostConnection {
@@ -557,7 +505,7 @@ fn scripted<T>(
     script: impl AsyncFnOnce(&mut host::Link<'_, '_, tcp::TcpController, Mtu247>) -> T,
 ) -> T {
     let port = controllers.host_port;
-    runtime().block_on(async {
+    runtime().block_on(deadline(async {
         let config = host::Config {
             address: Address::random([0xc0, 0x55, 0x66, 0x77, 0x88, 0xea]),
             scan_timeout: embassy_time::Duration::from_secs(10),
@@ -565,7 +513,7 @@ fn scripted<T>(
         host::run::<_, Mtu247, _>(controller(port).await, &config, script)
             .await
             .expect("the host reaches the device")
-    })
+    }))
 }
 
 /// The first value a host connection sends: its request.
