@@ -121,7 +121,7 @@ async fn serve(args: &DeviceArgs, printer: Printer) -> Result<(), String> {
         std::future::pending::<()>().await
     };
     tokio::select! {
-        result = device::run(controller, &config, &device, &mut app) => match result {
+        result = device::run(controller, &config, &device, &(), &mut app) => match result {
             Err(error) => Err(format!("the BLE stack stopped: {error:?}")),
             Ok(never) => match never {},
         },

@@ -92,19 +92,44 @@ impl<E> From<trouble_host::Error> for Error<E> {
     }
 }
 
+/// What a device's storage must finish before a value may leave.
+///
+/// The core writes its storage synchronously and relies on a write being
+/// durable once it returns: an attempt is counted before it is answered.
+/// Storage that writes through (a file) needs nothing more: give `&()`.
+/// Storage that writes behind (an nRF52's flash under the SoftDevice
+/// Controller, which waits for radio timeslots) stages the write, and the
+/// device holds every notification here until what came before it is
+/// durable.
+pub trait WriteBarrier {
+    /// Resolves once every write so far is durable: `true`, or `false` if
+    /// one failed (the device then drops the link rather than answer).
+    fn flushed(&self) -> impl core::future::Future<Output = bool>;
+}
+
+/// Storage that writes through.
+impl WriteBarrier for () {
+    async fn flushed(&self) -> bool {
+        true
+    }
+}
+
 /// Serves `device` over `controller` until the stack fails: advertises the
 /// blepake service, serves one central at a time through `app`, and
-/// advertises again when it leaves.
-pub async fn run<C, S, R, const LINKS: usize, A>(
+/// advertises again when it leaves. Nothing is notified before `barrier`
+/// says the storage has made durable what the core wrote.
+pub async fn run<C, S, R, const LINKS: usize, B, A>(
     controller: C,
     config: &Config<'_>,
     device: &RefCell<Device<S, R, LINKS>>,
+    barrier: &B,
     app: &mut A,
 ) -> Result<core::convert::Infallible, Error<C::Error>>
 where
     C: Controller,
     S: Storage,
     R: CryptoRngCore,
+    B: WriteBarrier,
     A: Application,
 {
     // One connection: its signalling and ATT channels.
@@ -122,7 +147,7 @@ where
             let conn = advertise(config.name, &mut peripheral)
                 .await?
                 .with_attribute_server(&server.attributes)?;
-            serve_link(&server, &conn, device, app).await;
+            serve_link(&server, &conn, device, barrier, app).await;
         }
     };
     match select(runner.run(), serve).await {
@@ -166,15 +191,17 @@ async fn advertise<'d, C: Controller>(
 }
 
 /// Serves one central as one link of the device, until it disconnects.
-async fn serve_link<P, S, R, const LINKS: usize, A>(
+async fn serve_link<P, S, R, const LINKS: usize, B, A>(
     server: &Server<'_>,
     conn: &GattConnection<'_, '_, P>,
     device: &RefCell<Device<S, R, LINKS>>,
+    barrier: &B,
     app: &mut A,
 ) where
     P: PacketPool,
     S: Storage,
     R: CryptoRngCore,
+    B: WriteBarrier,
     A: Application,
 {
     let Ok(id) = device.borrow_mut().accept(crate::now()) else {
@@ -193,15 +220,18 @@ async fn serve_link<P, S, R, const LINKS: usize, A>(
     };
     let sender = async {
         loop {
-            if let Item::Value(value) = outbox.next().await
-                && server
-                    .outbound
-                    .notify_raw(conn, &value, false)
-                    .await
-                    .is_err()
-            {
-                // The link is going: the stepper sees it drop.
-                conn.raw().disconnect();
+            if let Item::Value(value) = outbox.next().await {
+                let durable = barrier.flushed().await;
+                if !durable
+                    || server
+                        .outbound
+                        .notify_raw(conn, &value, false)
+                        .await
+                        .is_err()
+                {
+                    // The link is going: the stepper sees it drop.
+                    conn.raw().disconnect();
+                }
             }
             outbox.sent();
         }

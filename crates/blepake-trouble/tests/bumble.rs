@@ -100,7 +100,7 @@ impl DeviceThread {
                     }
                 };
                 let mut echo = Echo;
-                let serve = device::run(controller, &config, &device, &mut echo);
+                let serve = device::run(controller, &config, &device, &(), &mut echo);
                 tokio::select! {
                     result = serve => panic!("the device stopped: {:?}", result.err()),
                     () = control => {}
