@@ -385,8 +385,10 @@ pub struct Session {
     expect: usize,
     received: usize,
     lines: Option<mpsc::UnboundedReceiver<Option<String>>>,
-    /// A line typed, to be sent (or the end of input: close).
-    typed: Option<Option<String>>,
+    /// A line typed, to be sent.
+    typed: Option<String>,
+    /// When the input ended (the session closes a moment later).
+    input_ended: Option<tokio::time::Instant>,
     connected: bool,
     bond: Option<Bond>,
     failure: Option<blepake::Error>,
@@ -409,6 +411,7 @@ impl Session {
             received: 0,
             lines,
             typed: None,
+            input_ended: None,
             connected: false,
             bond: None,
             failure: None,
@@ -460,25 +463,32 @@ impl Application for Session {
     }
 
     async fn wait(&mut self) {
-        match &mut self.lines {
-            Some(lines) if self.typed.is_none() => {
-                self.typed = Some(lines.recv().await.flatten());
-            }
+        match (&mut self.lines, self.input_ended) {
+            (Some(_), Some(at)) => tokio::time::sleep_until(at + END_OF_INPUT_GRACE).await,
+            (Some(lines), None) if self.typed.is_none() => match lines.recv().await.flatten() {
+                Some(line) => self.typed = Some(line),
+                None => self.input_ended = Some(tokio::time::Instant::now()),
+            },
             _ => std::future::pending().await,
         }
     }
 
     fn act<C: Connection + ?Sized>(&mut self, conn: &mut C) {
-        match self.typed.take() {
-            Some(Some(line)) => self.to_send.push_back(line.into_bytes()),
-            Some(None) => {
-                self.lines = None;
-                let _ = conn.close(0);
-            }
-            None => {}
+        if let Some(line) = self.typed.take() {
+            self.to_send.push_back(line.into_bytes());
+        } else if self
+            .input_ended
+            .is_some_and(|at| at.elapsed() >= END_OF_INPUT_GRACE)
+        {
+            self.lines = None;
+            let _ = conn.close(0);
         }
     }
 }
+
+/// At the end of a chat's input, how long answers to its last lines have
+/// to arrive before the session closes.
+const END_OF_INPUT_GRACE: Duration = Duration::from_secs(1);
 
 /// Lines typed on standard input; `None` at its end.
 fn stdin_lines() -> mpsc::UnboundedReceiver<Option<String>> {
