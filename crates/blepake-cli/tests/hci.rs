@@ -222,6 +222,7 @@ fn device_and_connect_pair_talk_resume_refuse_and_leave_no_secret_on_the_air() {
         .output()
         .expect("blepake sniff runs");
     let report: Value = serde_json::from_slice(&sniffed.stdout).expect("a JSON report");
+    assert_eq!(report["stats"]["undecodable"], 0, "every frame decoded");
     let connections = report["connections"].as_array().expect("connections");
     assert_eq!(
         connections.len(),

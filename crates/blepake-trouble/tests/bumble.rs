@@ -396,6 +396,8 @@ fn pairs_with_a_typed_code_talks_and_resumes_at_mtu_247_and_the_capture_shows_no
     let report = blepake_sniff::analyse(&capture, &blepake_sniff::Options::default(), &mut |_| {})
         .expect("the analyser reads Bumble's capture");
     assert!(report.read_error.is_none());
+    assert_eq!(report.stats.undecodable, 0, "every frame decoded");
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
     let links: Vec<_> = report
         .connections
         .iter()
@@ -411,6 +413,10 @@ fn pairs_with_a_typed_code_talks_and_resumes_at_mtu_247_and_the_capture_shows_no
         report.connections.iter().all(|c| c.pairings.is_empty()),
         "no OS pairing"
     );
+    // The host left the first link itself (Remote User Terminated
+    // Connection); the capture may stop before the second one's end.
+    let ended = report.connections[0].disconnect.as_ref();
+    assert_eq!(ended.map(|d| d.reason), Some(0x13));
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
