@@ -266,6 +266,7 @@ impl<P: PacketPool, S: Storage, R: CryptoRngCore, const LINKS: usize>
         // When the session ended (closed or failed), the host has this long
         // to leave before the device drops the link itself.
         let mut leave_by = None;
+        let mut dropping = false;
         loop {
             let (mut deadline, closed) = {
                 let mut device = self.device.borrow_mut();
@@ -274,14 +275,14 @@ impl<P: PacketPool, S: Storage, R: CryptoRngCore, const LINKS: usize>
                     None => (None, true),
                 }
             };
-            if closed && self.outbox.is_drained() {
+            if closed && !dropping && self.outbox.is_drained() {
                 let now = crate::now();
                 let at = *leave_by.get_or_insert(now + HOST_LEAVES_WITHIN);
                 if now >= at {
                     self.conn.raw().disconnect();
-                    leave_by = Some(blepake::Instant::from_millis(u64::MAX));
+                    dropping = true;
                 }
-                deadline = Some(at);
+                deadline = Some(at).filter(|_| !dropping);
             }
             let woke = select4(
                 self.conn.next(),

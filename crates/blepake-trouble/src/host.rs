@@ -157,10 +157,7 @@ where
         };
         // Leave cleanly, so that the device sees the link end at once.
         conn.disconnect();
-        let _ = with_timeout(Duration::from_secs(2), async {
-            while !matches!(conn.next().await, ConnectionEvent::Disconnected { .. }) {}
-        })
-        .await;
+        let _ = with_timeout(Duration::from_secs(2), dropped(&conn)).await;
         result
     };
     match select(runner.run_with_handler(&finder), host).await {
@@ -284,6 +281,11 @@ impl<'a, 'c, C: Controller, P: PacketPool> Link<'a, 'c, C, P> {
             })
     }
 
+    /// Waits until the link drops.
+    pub async fn disconnected(&self) {
+        dropped(self.conn).await
+    }
+
     /// The values the device notifies on Outbound from now on. This and
     /// the [`ServiceClient`] methods are for tools and tests that script
     /// the stream by hand; [`run`](Self::run) uses them itself.
@@ -326,12 +328,14 @@ impl<P: PacketPool> Notifications for Values<'_, '_, '_, P> {
     type Value = Notification<{ trouble_host::config::GATT_CLIENT_NOTIFICATION_MTU }>;
 
     async fn next(&mut self) -> Option<Self::Value> {
-        let dropped = async {
-            while !matches!(self.conn.next().await, ConnectionEvent::Disconnected { .. }) {}
-        };
-        match select(dropped, self.listener.next()).await {
+        match select(dropped(self.conn), self.listener.next()).await {
             Either::First(()) => None,
             Either::Second(value) => Some(value),
         }
     }
+}
+
+/// Waits until the link drops.
+async fn dropped<P: PacketPool>(conn: &BleConnection<'_, P>) {
+    while !matches!(conn.next().await, ConnectionEvent::Disconnected { .. }) {}
 }

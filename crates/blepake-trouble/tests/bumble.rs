@@ -600,6 +600,16 @@ fn links_dropped_in_each_handshake_state_leave_the_device_serving() {
         send_request(link, &resume_request, true).await
     });
     assert_eq!(answer, Some(5), "a ResumeResponse");
+    // A host that stays after its session failed (a frame of a reserved
+    // type) is dropped by the device within a moment.
+    let dropped = scripted(&mut controllers, async |link| {
+        send_request(link, &[0x00, 0x01, 0x00], false).await;
+        tokio::time::timeout(Duration::from_secs(3), link.disconnected())
+            .await
+            .is_ok()
+    });
+    assert!(dropped, "the device dropped the link");
+
     // The bond still resumes.
     let resumed = session::<Mtu247>(&mut controllers, Start::Bond(bond), &[b"resumed"]);
     assert_eq!(
