@@ -28,6 +28,7 @@ use blepake_trouble::trouble_host::prelude::Address;
 use rand_core::{OsRng, RngCore};
 use serde_json::json;
 use tokio::sync::mpsc;
+use zeroize::Zeroizing;
 
 #[derive(clap::Args)]
 pub struct ConnectArgs {
@@ -513,13 +514,7 @@ struct Printer {
 
 impl Printer {
     fn emit(&self, value: serde_json::Value, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = if self.json {
-            writeln!(out, "{value}")
-        } else {
-            writeln!(out, "{text}")
-        };
-        let _ = out.flush();
+        crate::lines::emit(self.json, value, text);
     }
 
     fn note(&self, text: &str) {
@@ -608,12 +603,14 @@ impl Bonds {
     fn get(&self, device: &DeviceId) -> Result<Option<Bond>, Failure> {
         let path = self.path(device);
         let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+            Ok(text) => Zeroizing::new(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
         };
-        let bytes = hex_decode(text.trim())
-            .ok_or_else(|| Failure::Usage(format!("{}: not a bond", path.display())))?;
+        let bytes = Zeroizing::new(
+            hex_decode(text.trim())
+                .ok_or_else(|| Failure::Usage(format!("{}: not a bond", path.display())))?,
+        );
         let bond = Bond::from_bytes(&bytes)
             .map_err(|e| Failure::Usage(format!("{}: not a bond: {e}", path.display())))?;
         // A bond file given by hand may hold another device's bond.
@@ -622,14 +619,15 @@ impl Bonds {
 
     fn put(&self, bond: &Bond) -> Result<(), Failure> {
         let path = self.path(&bond.device_id);
-        let text: String = bond.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let text: Zeroizing<String> =
+            Zeroizing::new(bond.to_bytes().iter().map(|b| format!("{b:02x}")).collect());
         write_private(&path, text.as_bytes())
             .map_err(|e| Failure::Usage(format!("cannot keep the bond in {}: {e}", path.display())))
     }
 }
 
 /// Writes a file only its owner may read (mode 0600, directory 0700),
-/// replacing it whole.
+/// replacing it whole (through a temporary file beside it).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut builder = std::fs::DirBuilder::new();

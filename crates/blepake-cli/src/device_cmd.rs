@@ -3,7 +3,6 @@
 //! or SIGUSR1 opens the pairing window, as a device's button would.
 
 use std::cell::RefCell;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -203,13 +202,7 @@ struct Printer {
 
 impl Printer {
     fn emit(&self, value: serde_json::Value, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = if self.json {
-            writeln!(out, "{value}")
-        } else {
-            writeln!(out, "{text}")
-        };
-        let _ = out.flush();
+        crate::lines::emit(self.json, value, text);
     }
 
     fn window(&self, window: PairingWindow) {

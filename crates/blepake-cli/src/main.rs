@@ -8,6 +8,7 @@ mod ble;
 mod connect;
 mod demo;
 mod device_cmd;
+mod lines;
 mod provision;
 mod qr;
 mod sniff_cmd;
