@@ -21,6 +21,7 @@ use blepake::{
     Bond, Connection, DeviceId, Event, HostConfig, HostConnection, Mode, Password, SetupCode,
     SetupInfo, SetupPayload,
 };
+use blepake_sniff::bytes::{parse_hex, to_hex};
 use blepake_trouble::Application;
 use blepake_trouble::host;
 use blepake_trouble::tcp::{self, HeapPacketPool};
@@ -608,10 +609,10 @@ impl Bonds {
             Err(e) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
         };
         let bytes = Zeroizing::new(
-            hex_decode(text.trim())
+            parse_hex::<{ Bond::LEN }>(&text)
                 .ok_or_else(|| Failure::Usage(format!("{}: not a bond", path.display())))?,
         );
-        let bond = Bond::from_bytes(&bytes)
+        let bond = Bond::from_bytes(&bytes[..])
             .map_err(|e| Failure::Usage(format!("{}: not a bond: {e}", path.display())))?;
         // A bond file given by hand may hold another device's bond.
         Ok(Some(bond).filter(|bond| bond.device_id == *device))
@@ -619,8 +620,7 @@ impl Bonds {
 
     fn put(&self, bond: &Bond) -> Result<(), Failure> {
         let path = self.path(&bond.device_id);
-        let text: Zeroizing<String> =
-            Zeroizing::new(bond.to_bytes().iter().map(|b| format!("{b:02x}")).collect());
+        let text = Zeroizing::new(to_hex(&*Zeroizing::new(bond.to_bytes())));
         write_private(&path, text.as_bytes())
             .map_err(|e| Failure::Usage(format!("cannot keep the bond in {}: {e}", path.display())))
     }
@@ -645,14 +645,4 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(b"\n")?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
