@@ -338,7 +338,7 @@ async def test_the_reference_host_pairs_with_the_bumble_device(world, made):
     async with client_for(central, server) as client:
         info = await client.read_gatt_char(blepake.SETUP_INFO_UUID)
         host = ref.HostConnection.pair(
-            blepake.SetupCode(CODE).digits, ref.SetupInfo.decode(bytes(info))
+            ref.Password(code=blepake.SetupCode(CODE).digits), ref.SetupInfo.decode(bytes(info))
         )
         host.send(b"from the reference host")  # rides with PairConfirm
         incoming: asyncio.Queue = asyncio.Queue()

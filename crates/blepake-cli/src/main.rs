@@ -4,7 +4,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ble;
+mod connect;
 mod demo;
+mod device_cmd;
+mod lines;
 mod provision;
 mod qr;
 mod sniff_cmd;
@@ -31,6 +35,12 @@ enum Command {
     Sniff(sniff_cmd::SniffArgs),
     /// Recover passkeys, TKs and LTKs from a BLE capture
     Crack(sniff_cmd::CrackArgs),
+    /// Serve a provisioned device over an HCI controller; Enter or SIGUSR1
+    /// opens its pairing window
+    Device(device_cmd::DeviceArgs),
+    /// Connect to a device as its host: pair with the code or QR code (or
+    /// reconnect with the bond), then send, receive or chat
+    Connect(connect::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +49,7 @@ fn main() -> ExitCode {
         Command::Provision(args) => provision::run(args),
         Command::Sniff(args) => sniff_cmd::sniff(args),
         Command::Crack(args) => sniff_cmd::crack(args),
+        Command::Device(args) => device_cmd::run(args),
+        Command::Connect(args) => connect::run(args),
     }
 }
