@@ -74,7 +74,11 @@ where
         step(host, app, Input::Ready);
         loop {
             if host.is_closed() {
-                outbox.wait_drained().await;
+                // A device may leave as soon as it reads the close, before
+                // it answers the write that carried it: its leaving ends
+                // the wait as well.
+                let link_dropped = async { while values.next().await.is_some() {} };
+                select(outbox.wait_drained(), link_dropped).await;
                 return Ok(());
             }
             let woke = select4(

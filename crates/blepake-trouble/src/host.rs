@@ -140,14 +140,17 @@ where
             .await
             .map_err(|_| Error::ConnectTimeout)??;
         let client = GattClient::<C, P, SERVICES>::new(&stack, &conn).await?;
-        // The client's task ends when the link drops; the session finds
-        // out through its own calls and ends too.
+        // The client's task ends when the link drops, once it has handed
+        // over every value received before; the session finds out through
+        // its own calls and ends too.
+        let client_ended = Signal::new();
         let client_task = async {
             let _ = client.task().await;
+            client_ended.signal(());
             core::future::pending::<core::convert::Infallible>().await
         };
         let result = match select(client_task, async {
-            let mut link = Link::discover(&client, &conn).await?;
+            let mut link = Link::discover(&client, &conn, &client_ended).await?;
             Ok(session(&mut link).await)
         })
         .await
@@ -223,6 +226,7 @@ async fn find<C: CentralController, P: PacketPool>(
 pub struct Link<'a, 'c, C: Controller, P: PacketPool> {
     client: &'a GattClient<'c, C, P, SERVICES>,
     conn: &'a BleConnection<'c, P>,
+    client_ended: &'a Signal<NoopRawMutex, ()>,
     inbound: Characteristic<[u8]>,
     outbound: Characteristic<[u8]>,
     setup_info: Characteristic<[u8]>,
@@ -232,6 +236,7 @@ impl<'a, 'c, C: Controller, P: PacketPool> Link<'a, 'c, C, P> {
     async fn discover(
         client: &'a GattClient<'c, C, P, SERVICES>,
         conn: &'a BleConnection<'c, P>,
+        client_ended: &'a Signal<NoopRawMutex, ()>,
     ) -> Result<Self, Error<C::Error>> {
         let services = client.services_by_uuid(&Uuid::from(gatt::SERVICE)).await?;
         let service = services.first().ok_or(Error::NoService)?;
@@ -247,6 +252,7 @@ impl<'a, 'c, C: Controller, P: PacketPool> Link<'a, 'c, C, P> {
             setup_info: find(gatt::SETUP_INFO).await?,
             client,
             conn,
+            client_ended,
         })
     }
 
@@ -270,7 +276,8 @@ impl<'a, 'c, C: Controller, P: PacketPool> Link<'a, 'c, C, P> {
         app: &mut A,
     ) -> Result<(), Error<C::Error>> {
         let mut values = Values {
-            conn: self.conn,
+            client_ended: self.client_ended,
+            link_gone: false,
             listener: self.outbound()?,
         };
         client::run(self, &mut values, host, app)
@@ -318,19 +325,31 @@ impl<C: Controller, P: PacketPool> ServiceClient for Link<'_, '_, C, P> {
     }
 }
 
-/// Outbound's notifications until the link drops.
-struct Values<'a, 'c, 'l, P: PacketPool> {
-    conn: &'a BleConnection<'c, P>,
+/// Outbound's notifications until the link drops, every one received
+/// before the drop included: a device may notify an alert and leave at
+/// once, and the alert says why.
+struct Values<'a, 'l> {
+    client_ended: &'a Signal<NoopRawMutex, ()>,
+    link_gone: bool,
     listener: OutboundValues<'l>,
 }
 
-impl<P: PacketPool> Notifications for Values<'_, '_, '_, P> {
+impl Notifications for Values<'_, '_> {
     type Value = Notification<{ trouble_host::config::GATT_CLIENT_NOTIFICATION_MTU }>;
 
     async fn next(&mut self) -> Option<Self::Value> {
-        match select(dropped(self.conn), self.listener.next()).await {
-            Either::First(()) => None,
-            Either::Second(value) => Some(value),
+        if self.link_gone {
+            return None;
+        }
+        // The listener is polled first, so a value it holds wins over the
+        // end of the client's task, which hands every value over first.
+        match select(self.listener.next(), self.client_ended.wait()).await {
+            Either::First(value) => Some(value),
+            Either::Second(()) => {
+                self.client_ended.signal(()); // for any later waiter
+                self.link_gone = true;
+                None
+            }
         }
     }
 }
