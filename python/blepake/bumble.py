@@ -47,6 +47,12 @@ PENDING_NOTIFICATIONS = 8
 # sends faster than it reads loses its link rather than the device its memory.
 ECHO_BACKLOG = 4096
 
+# How long a host has to leave once its session has ended before the device
+# drops the link itself: a device's disconnection can overtake the session's
+# last value (a close, an alert) on its way, and some host stacks drop what
+# they have received but not yet handed over when the link ends.
+HOST_LEAVES_WITHIN = 1.0
+
 MessageHandler = Callable[["Session", bytes], Union[None, Awaitable[None]]]
 SessionHandler = Callable[["Session"], Union[None, Awaitable[None]]]
 
@@ -70,6 +76,9 @@ class Session:
         self._sender = asyncio.ensure_future(self._send_values())
         self._removed = False
         self._sending = False
+        self._leaving = False
+        # Resolved when the BLE link is down.
+        self._link_down = asyncio.get_running_loop().create_future()
         self._disconnecting = False
         # Set after every step: what wait_writable waits on.
         self._stepped = asyncio.Event()
@@ -129,6 +138,8 @@ class Session:
         self._step(self.link.flush(room=self._room()))
 
     def _disconnected(self) -> None:
+        if not self._link_down.done():
+            self._link_down.set_result(None)
         if not self._removed:
             self._step(self.link.disconnected())
         self._remove()
@@ -149,7 +160,7 @@ class Session:
         if self.link.is_closed and self._values.empty() and not self._sending:
             # Ended with nothing (more) that can go out, say before the host
             # subscribed: end the BLE link too.
-            self.server._spawn(self._disconnect())
+            self.server._spawn(self._leave())
         self._stepped.set()
         if self._timer is not None:
             self._timer.cancel()
@@ -168,7 +179,11 @@ class Session:
             try:
                 await device.notify_subscriber(self.connection, self.server.outbound, value)
                 queue = device.host.get_data_packet_queue(handle)
-                if queue is not None and queue.pending >= PENDING_NOTIFICATIONS:
+                # The session's last value (an alert, a close) must reach
+                # the air before the link ends: a disconnection overtakes
+                # the data the controller still holds.
+                last = self.link.is_closed and self._values.empty()
+                if queue is not None and (last or queue.pending >= PENDING_NOTIFICATIONS):
                     await queue.drain(handle)
             except (core.BaseBumbleError, ValueError):
                 return  # the link is gone; its disconnection event follows
@@ -178,10 +193,21 @@ class Session:
                 if self.link.is_closed:
                     # Everything, the alert or the close included, has gone
                     # out: end the BLE link.
-                    await self._disconnect()
+                    await self._leave()
                     return
                 self._feed_echoes()
                 self._step(self.link.flush(room=self._room()))
+
+    async def _leave(self) -> None:
+        """Ends the BLE link of an ended session, unless the host leaves
+        first, as it should, within HOST_LEAVES_WITHIN."""
+        if self._leaving:
+            return
+        self._leaving = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._link_down), HOST_LEAVES_WITHIN)
+        except asyncio.TimeoutError:
+            await self._disconnect()
 
     async def _disconnect(self) -> None:
         if self._disconnecting or self._removed:

@@ -58,6 +58,10 @@ static bool notifying;
 
 static void schedule_timer(void);
 
+/* How long a central has to leave once its session has ended. */
+#define HOST_LEAVES_WITHIN_MS 1000
+static struct k_work_delayable leave_work;
+
 static ssize_t write_inbound(struct bt_conn *conn, const struct bt_gatt_attr *attr,
                              const void *buf, uint16_t len, uint16_t offset, uint8_t flags);
 static ssize_t read_setup_info(struct bt_conn *conn, const struct bt_gatt_attr *attr,
@@ -101,8 +105,10 @@ static void on_event(void *ctx, blepake_conn *conn, const blepake_event *event) 
         break;
     case BLEPAKE_EVENT_FAILED:
         printk("blepake: failed, code %u%s\n", event->error, event->by_peer ? " (peer)" : "");
-        /* A failed handshake is over: let the central go. */
-        bt_conn_disconnect(current_conn, BT_HCI_ERR_REMOTE_USER_TERM_CONN);
+        /* The session is over: the central should leave; if it stays, the
+         * link is dropped. Not at once: a disconnection can overtake the
+         * alert still on its way, and the central would never learn why. */
+        k_work_reschedule(&leave_work, K_MSEC(HOST_LEAVES_WITHIN_MS));
         break;
     default:
         break;
@@ -221,6 +227,15 @@ static void timer_expired(struct k_work *work) {
     }
     k_mutex_unlock(&device_lock);
     schedule_timer();
+}
+
+static void leave_expired(struct k_work *work) {
+    (void)work;
+    k_mutex_lock(&device_lock, K_FOREVER);
+    if (current_conn && blepake_device_state(&device, current_link) == BLEPAKE_STATE_CLOSED) {
+        bt_conn_disconnect(current_conn, BT_HCI_ERR_REMOTE_USER_TERM_CONN);
+    }
+    k_mutex_unlock(&device_lock);
 }
 
 static void schedule_timer(void) {
@@ -372,6 +387,7 @@ int main(void) {
         return 0;
     }
     k_work_init_delayable(&timer_work, timer_expired);
+    k_work_init_delayable(&leave_work, leave_expired);
     if (setup_button() != 0) {
         printk("blepake: no button: the pairing window opens only while unbonded\n");
     }
