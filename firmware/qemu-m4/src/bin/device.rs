@@ -47,19 +47,13 @@ fn main() -> ! {
     // RNG, so that each boot draws other ephemerals. A real board seeds
     // from its TRNG.
     let rng = ChaCha20Rng::seed_from_u64(u64::from(Flash::boots()));
-    let mut device: BlepakeDevice = Device::new(
-        record,
-        DevicePolicy::default(),
-        storage,
-        rng,
-        board.now(),
-    );
+    let mut device: BlepakeDevice =
+        Device::new(record, DevicePolicy::default(), storage, rng, board.now());
     println!("device {} boot {}", record_id(&device), Flash::boots());
     status(&mut device);
     let mut side = DeviceSide::default();
-    let mut echo = |link: &mut DeviceLink<'_, Flash, ChaCha20Rng>, output: Output<'_>| {
-        on_output(link, output)
-    };
+    let mut echo =
+        |link: &mut DeviceLink<'_, Flash, ChaCha20Rng>, output: Output<'_>| on_output(link, output);
     let mut buf = [0; 64];
     loop {
         board.wait();
@@ -122,8 +116,6 @@ fn status(device: &mut BlepakeDevice) {
     let bonds = device.bonds().len();
     println!(
         "status: failures={} locked={} bonds={}",
-        attempts.failures,
-        attempts.locked,
-        bonds
+        attempts.failures, attempts.locked, bonds
     );
 }

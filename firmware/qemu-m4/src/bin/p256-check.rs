@@ -72,7 +72,11 @@ fn main() -> ! {
         }
         checked += 1;
         // Every point for the edges, one (in turn) for the random scalars.
-        let chosen = if i < edges.len() { 0..points.len() } else { i % 4..i % 4 + 1 };
+        let chosen = if i < edges.len() {
+            0..points.len()
+        } else {
+            i % 4..i % 4 + 1
+        };
         for point in &points[chosen] {
             let expected = uncompressed(&(ProjectivePoint::from(*point) * k).to_affine());
             if mul(&uncompressed(point).unwrap(), &bytes) != expected {
