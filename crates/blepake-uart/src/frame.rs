@@ -1,11 +1,12 @@
 //! Frames on the wire: `COBS(type || payload || CRC-16) || 0x00`.
 
-use crc::{CRC_16_IBM_3740, Crc};
+use crc::{CRC_16_IBM_3740, Crc, NoTable};
 
 /// The CRC-16 every frame ends with: CRC-16/IBM-3740 (polynomial 0x1021,
 /// initial value 0xFFFF, no reflection: the "CCITT-FALSE" of many UART
-/// protocols), appended big-endian.
-const CRC16: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_3740);
+/// protocols), appended big-endian. Bit by bit, without a 512-byte table:
+/// a UART's bytes come far slower than they are checked.
+const CRC16: Crc<u16, NoTable> = Crc::<u16, NoTable>::new(&CRC_16_IBM_3740);
 
 /// The largest Inbound or Outbound value a frame carries: what a GATT link
 /// at an ATT MTU of 247 carries (MTU − 3).

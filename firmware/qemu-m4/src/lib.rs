@@ -158,6 +158,8 @@ pub fn exit(success: bool) -> ! {
 /// A panic is a bug: say where, and fail the run.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    println!("panic: {}", info);
+    if let Some(at) = info.location() {
+        println!("panic at {}:{}", at.file(), at.line());
+    }
     exit(false)
 }

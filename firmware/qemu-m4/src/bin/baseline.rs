@@ -1,6 +1,6 @@
-//! The board without blepake: the same UART, timer, flash and wait loop,
-//! echoing bytes. bench/m4 subtracts its flash and RAM from the device's
-//! to isolate what blepake adds.
+//! The board without blepake: the same UART, timer, flash, RNG and wait
+//! loop, echoing bytes. bench/m4 subtracts its flash and RAM from the
+//! device's to isolate what blepake adds.
 
 #![no_std]
 #![no_main]
@@ -8,12 +8,15 @@
 use blepake_qemu_m4::flash::Flash;
 use blepake_qemu_m4::{Board, entry, println};
 use blepake_uart::Uart as _;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
 
 #[entry]
 fn main() -> ! {
     let mut board = Board::take();
     let _storage = Flash::open();
-    println!("baseline boot {}", Flash::boots());
+    let mut rng = ChaCha20Rng::seed_from_u64(u64::from(Flash::boots()));
+    println!("baseline boot {} draws {}", Flash::boots(), rng.next_u32());
     let mut buf = [0; 64];
     loop {
         board.wait();
