@@ -66,11 +66,15 @@ pub(crate) fn encode_uncompressed(point: &AffinePoint) -> [u8; UNCOMPRESSED_LEN]
 /// whose flag is cheap to test (asking the projective point would invert
 /// twice more).
 pub(crate) fn non_identity(point: ProjectivePoint) -> Result<AffinePoint, InvalidPoint> {
-    let affine = point.to_affine();
-    if bool::from(affine.is_identity()) {
+    affine_non_identity(point.to_affine())
+}
+
+/// An affine point, refused if it is the identity (a flag: no inversion).
+pub(crate) fn affine_non_identity(point: AffinePoint) -> Result<AffinePoint, InvalidPoint> {
+    if bool::from(point.is_identity()) {
         Err(InvalidPoint)
     } else {
-        Ok(affine)
+        Ok(point)
     }
 }
 
@@ -89,6 +93,16 @@ pub(crate) fn mul_affine(point: &AffinePoint, k: &Scalar) -> AffinePoint {
     return fast::mul(point, k);
     #[cfg(not(all(feature = "fast-p256", target_arch = "arm")))]
     return mul(point, k).to_affine();
+}
+
+/// `k·P` for a `P` still projective (a difference just taken), affine; the
+/// identity if `P` is. p256's path multiplies first and inverts once; the
+/// fast path needs `P` affine first.
+pub(crate) fn mul_projective_affine(point: &ProjectivePoint, k: &Scalar) -> AffinePoint {
+    #[cfg(all(feature = "fast-p256", target_arch = "arm"))]
+    return fast::mul(&point.to_affine(), k);
+    #[cfg(not(all(feature = "fast-p256", target_arch = "arm")))]
+    return (point * k).to_affine();
 }
 
 /// `k·G`, projective, for a sum that follows.

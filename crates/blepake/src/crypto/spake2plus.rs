@@ -250,9 +250,13 @@ pub fn respond(
 ) -> Result<(AffinePoint, Keys), Spake2Error> {
     let y: Zeroizing<Scalar> = Zeroizing::new(**y);
     let unmasked = ProjectivePoint::from(*share_p) - ProjectivePoint::from(secrets.w0_m);
-    let unmasked = Zeroizing::new(group::non_identity(unmasked)?);
+    // `y` is not zero and the group's order is prime: `Z` is the identity
+    // exactly when the unmasked share is, so `Z` is checked (one inversion
+    // fewer on p256's path than converting the share first).
+    let z = Zeroizing::new(group::affine_non_identity(group::mul_projective_affine(
+        &unmasked, &y,
+    ))?);
     let share_v = group::non_identity(group::mul_base(&y) + ProjectivePoint::from(secrets.w0_n))?;
-    let z = Zeroizing::new(group::mul_affine(&unmasked, &y));
     let v = Zeroizing::new(group::mul_affine(&secrets.l, &y));
     let keys = key_schedule(ids, share_p, &share_v, &z, &v, &secrets.w0);
     Ok((share_v, keys))
