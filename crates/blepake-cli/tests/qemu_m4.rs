@@ -223,7 +223,7 @@ fn firmware_pairs_counts_a_wrong_code_across_a_reset_and_resumes() {
     // A board reset: the count survives in the firmware's flash.
     board.command(1, "reset");
     board.expect("self-test: RFC 9383 vector ok");
-    assert!(board.expect("device ").ends_with("boot 2"));
+    assert_eq!(board.expect("boot "), "boot 2");
     assert_eq!(
         board.expect("status:"),
         "status: failures=1 locked=false bonds=1"

@@ -157,7 +157,12 @@ fn to_device(
 }
 
 /// Gives the host what the device sent.
-fn to_host(host: &mut HostConnection, from_device: &mut Pipe, to_device: &mut Pipe, seen: &mut Seen) {
+fn to_host(
+    host: &mut HostConnection,
+    from_device: &mut Pipe,
+    to_device: &mut Pipe,
+    seen: &mut Seen,
+) {
     let len = core::mem::take(&mut from_device.len);
     for value in from_device.bytes[..len].chunks(244) {
         let Ok(()) = pump::step(host, to_device, Input::Received(value), |host, out| {
@@ -197,7 +202,8 @@ fn main() -> ! {
 
     // Pairing.
     let info = device.setup_info();
-    let mut host = HostConnection::pair(&info, &secrets, None, HostConfig::default(), &mut rng, now);
+    let mut host =
+        HostConnection::pair(&info, &secrets, None, HostConfig::default(), &mut rng, now);
     let Ok(()) = pump::step(&mut host, &mut up, Input::Ready, |_, _| {});
     let id = device.accept(now).expect("a link slot");
     measured(&mut deepest, || {
@@ -244,8 +250,8 @@ fn main() -> ! {
     measured(&mut deepest, || {
         to_device(&mut device, id, &mut up, &mut down, &mut device_seen)
     });
-    let resumed = device_seen.connected == Some(Mode::Resumed)
-        && host_seen.connected == Some(Mode::Resumed);
+    let resumed =
+        device_seen.connected == Some(Mode::Resumed) && host_seen.connected == Some(Mode::Resumed);
 
     let one = core::mem::size_of::<Device<Flash, ChaCha20Rng, 1>>();
     let link = core::mem::size_of::<Device<Flash, ChaCha20Rng, 2>>() - one;

@@ -41,7 +41,7 @@ fn main() -> ! {
     let rng = ChaCha20Rng::seed_from_u64(u64::from(Flash::boots()));
     let mut device: BlepakeDevice =
         Device::new(record, DevicePolicy::default(), storage, rng, board.now());
-    println!("device {} boot {}", record_id(&device), Flash::boots());
+    println!("boot {}", Flash::boots());
     status(&mut device);
     let mut side = DeviceSide::default();
     let mut echo =
@@ -62,13 +62,14 @@ fn main() -> ! {
                 &mut |device: &mut BlepakeDevice, command: u8, _: &[u8]| match command {
                     BUTTON => {
                         let opened = device.open_pairing_window(now).is_ok();
+                        let opened = if opened { "true" } else { "false" };
                         println!("button: pairing window open={}", opened);
                     }
                     RESET => {
                         println!("reset");
                         reset()
                     }
-                    other => println!("unknown board command {}", other),
+                    other => println!("unknown board command {}", u32::from(other)),
                 },
             );
         }
@@ -96,10 +97,6 @@ fn self_test() {
     println!("self-test: RFC 9383 vector ok ({})", path);
 }
 
-fn record_id(device: &BlepakeDevice) -> blepake::DeviceId {
-    device.setup_info().device_id
-}
-
 /// The device's application: sends every message back.
 fn on_output<C: Connection + ?Sized>(link: &mut C, output: Output<'_>) {
     match output {
@@ -111,7 +108,9 @@ fn on_output<C: Connection + ?Sized>(link: &mut C, output: Output<'_>) {
             println!("connected: {}", mode);
         }
         // The stable code (PROTOCOL.md §9) keeps the error strings out of flash.
-        Output::Event(Event::Failed { error, .. }) => println!("failed: error {}", error.code()),
+        Output::Event(Event::Failed { error, .. }) => {
+            println!("failed: error {}", u32::from(error.code()))
+        }
         Output::Message(message) => {
             let _ = link.send(message);
         }
