@@ -30,7 +30,7 @@
 //! pump's `MemoryTransport`;
 //! `defmt` derives `defmt::Format` for firmware logs; `fast-p256` runs the
 //! scalar multiplications with p256-cm4's Cortex-M4 assembly on 32-bit Arm
-//! (bit for bit the same points); `self-test` adds [`self_test`], the RFC
+//! (bit for bit the same points); `self-test` adds the module `self_test`, the RFC
 //! 9383 vector through the device's path, for firmware to run. Device
 //! firmware needs none of them.
 
