@@ -3,11 +3,12 @@
 //! device, then sends, receives or chats.
 //!
 //! The session knows nothing of what carries it: [`attempt`] runs over any
-//! [`HostLink`] (read Setup Info, run a connection). Two links are here:
-//! an HCI controller over TCP through trouble-host (`--hci`), and the
+//! [`HostLink`] (read Setup Info, run a connection). Three links are here:
+//! an HCI controller over TCP through trouble-host (`--hci`), the
 //! computer's own Bluetooth through the OS with btleplug (`--ble`, feature
-//! `btleplug`, in [`crate::ble`]). Both run the core's pump through
-//! `blepake_trouble::client`; a UART link can join as a third `HostLink`.
+//! `btleplug`, in [`crate::ble`]), and a device on a UART behind a TCP
+//! socket (`--uart`, in [`crate::uart`]). All run the core's pump through
+//! `blepake_trouble::client`.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -35,12 +36,16 @@ use zeroize::Zeroizing;
 pub struct ConnectArgs {
     /// An HCI controller that speaks H4 over TCP (a Bumble virtual
     /// controller, a serial HCI controller behind a TCP bridge)
-    #[arg(long, value_name = "tcp:HOST:PORT", required_unless_present = "ble")]
+    #[arg(long, value_name = "tcp:HOST:PORT", required_unless_present_any = ["ble", "uart"])]
     pub hci: Option<String>,
     /// The computer's own Bluetooth, through the OS (needs the `btleplug`
     /// feature); the OS is never asked to pair
-    #[arg(long, conflicts_with = "hci")]
+    #[arg(long, conflicts_with_all = ["hci", "uart"])]
     pub ble: bool,
+    /// A device on a UART behind a TCP socket (an emulator's serial port,
+    /// a serial-to-TCP bridge), in the UART framing of PROTOCOL.md §16
+    #[arg(long, value_name = "tcp:HOST:PORT", conflicts_with = "hci")]
+    pub uart: Option<String>,
     /// Pair with the setup code: 8 digits, or the label's 9 (314-159-266)
     #[arg(long, conflicts_with = "qr")]
     pub code: Option<String>,
@@ -140,7 +145,7 @@ impl std::fmt::Display for Failure {
                 "wrong code: the device's confirmation did not verify (the attempt was counted)",
             ),
             Self::Session(blepake::Error::LinkLost) => {
-                f.write_str("link lost: the BLE link dropped before the session closed")
+                f.write_str("link lost: the link dropped before the session closed")
             }
             Self::Session(error) => write!(f, "{error}"),
         }
@@ -292,6 +297,12 @@ async fn with_link(
 ) -> Result<Outcome, Failure> {
     if args.ble {
         return crate::ble::with_link(timeout, async |link| {
+            attempt(link, plan, session, what).await
+        })
+        .await?;
+    }
+    if let Some(address) = &args.uart {
+        return crate::uart::with_link(address, timeout, async |link| {
             attempt(link, plan, session, what).await
         })
         .await?;

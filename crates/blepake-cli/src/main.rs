@@ -12,6 +12,7 @@ mod lines;
 mod provision;
 mod qr;
 mod sniff_cmd;
+mod uart;
 
 #[derive(Parser)]
 #[command(

@@ -28,8 +28,11 @@
 //! setup code, for hosts and provisioning (it allocates); `std` adds
 //! `MemoryStorage` (with fault injection, for tests), `FileStorage` and the
 //! pump's `MemoryTransport`;
-//! `defmt` derives `defmt::Format` for firmware logs. Device firmware
-//! builds with none of them.
+//! `defmt` derives `defmt::Format` for firmware logs; `fast-p256` runs the
+//! scalar multiplications with p256-cm4's Cortex-M4 assembly on 32-bit Arm
+//! (bit for bit the same points); `self-test` adds the module `self_test`, the RFC
+//! 9383 vector through the device's path, for firmware to run. Device
+//! firmware needs none of them.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -45,6 +48,8 @@ mod hex;
 mod id;
 mod provisioning;
 pub mod pump;
+#[cfg(feature = "self-test")]
+pub mod self_test;
 mod storage;
 mod time;
 pub mod wire;

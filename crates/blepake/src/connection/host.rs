@@ -2,8 +2,8 @@
 
 use core::time::Duration;
 
+use p256::NonZeroScalar;
 use p256::elliptic_curve::point::AffineCoordinates;
-use p256::{NonZeroScalar, ProjectivePoint};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -123,7 +123,7 @@ impl HostConnection {
         now: Instant,
     ) -> Self {
         let x = Zeroizing::new(NonZeroScalar::random(rng));
-        let ephemeral = (ProjectivePoint::GENERATOR * **x).to_affine();
+        let ephemeral = group::mul_base_affine(&x);
         let mut request = ResumeRequest {
             head: RequestHead::new(bond.device_id, bond.host_id),
             ephemeral: group::encode_compressed(&ephemeral),
@@ -279,7 +279,7 @@ fn finish_resume(
     let response = ResumeResponse::decode(body).map_err(|e| (e.into(), Alert::ProtocolError))?;
     let device_ephemeral =
         group::decode_compressed(&response.ephemeral).map_err(|_| INVALID_POINT)?;
-    let shared = Zeroizing::new((ProjectivePoint::from(device_ephemeral) * **x).to_affine());
+    let shared = Zeroizing::new(group::mul_affine(&device_ephemeral, x));
     let shared_x = Zeroizing::new(<[u8; 32]>::from(shared.x()));
     let keys = ResumeKeys::derive(&bond.secret, &shared_x, request, &response.ephemeral);
     if !keys.verify_device_confirmation(&response.confirm) {

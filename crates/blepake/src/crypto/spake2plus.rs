@@ -45,18 +45,18 @@ const fn hex65(text: &[u8]) -> [u8; UNCOMPRESSED_LEN] {
     out
 }
 
-fn fixed_point(encoded: &[u8; UNCOMPRESSED_LEN]) -> ProjectivePoint {
+fn fixed_point(encoded: &[u8; UNCOMPRESSED_LEN]) -> AffinePoint {
     // The constants are checked by this module's tests.
-    ProjectivePoint::from(group::decode_uncompressed(encoded).expect("suite constant on curve"))
+    group::decode_uncompressed(encoded).expect("suite constant on curve")
 }
 
 /// The point `M`.
-pub(crate) fn m() -> ProjectivePoint {
+pub(crate) fn m() -> AffinePoint {
     fixed_point(&M_UNCOMPRESSED)
 }
 
 /// The point `N`.
-pub(crate) fn n() -> ProjectivePoint {
+pub(crate) fn n() -> AffinePoint {
     fixed_point(&N_UNCOMPRESSED)
 }
 
@@ -136,9 +136,9 @@ impl ProverSecrets {
     pub fn verifier(&self) -> VerifierSecrets {
         VerifierSecrets {
             w0: self.w0,
-            l: (ProjectivePoint::GENERATOR * self.w1).to_affine(),
-            w0_m: (m() * self.w0).to_affine(),
-            w0_n: (n() * self.w0).to_affine(),
+            l: group::mul_base_affine(&self.w1),
+            w0_m: group::mul_affine(&m(), &self.w0),
+            w0_n: group::mul_affine(&n(), &self.w0),
         }
     }
 }
@@ -197,7 +197,7 @@ impl Prover {
     /// `x·P = -w0·M` (probability 2^-256): the identity has no encoding, so
     /// the caller draws another `x`.
     pub fn new(secrets: &ProverSecrets, x: &NonZeroScalar) -> Result<Self, Spake2Error> {
-        let share = ProjectivePoint::GENERATOR * **x + m() * secrets.w0;
+        let share = group::mul_base(x) + group::mul(&m(), &secrets.w0);
         Ok(Self {
             share_p: group::non_identity(share)?,
             secrets: secrets.clone(),
@@ -213,11 +213,10 @@ impl Prover {
     /// Takes `shareV` and derives the keys: `Z = x·(Y - w0·N)`,
     /// `V = w1·(Y - w0·N)`, the transcript and the key schedule.
     pub fn finish(&self, ids: &Identities<'_>, share_v: &AffinePoint) -> Result<Keys, Spake2Error> {
-        let unmasked = ProjectivePoint::from(*share_v) - n() * self.secrets.w0;
+        let unmasked = ProjectivePoint::from(*share_v) - group::mul(&n(), &self.secrets.w0);
         let unmasked = Zeroizing::new(group::non_identity(unmasked)?);
-        let unmasked = ProjectivePoint::from(*unmasked);
-        let z = Zeroizing::new((unmasked * self.x).to_affine());
-        let v = Zeroizing::new((unmasked * self.secrets.w1).to_affine());
+        let z = Zeroizing::new(group::mul_affine(&unmasked, &self.x));
+        let v = Zeroizing::new(group::mul_affine(&unmasked, &self.secrets.w1));
         Ok(key_schedule(
             ids,
             &self.share_p,
@@ -251,11 +250,14 @@ pub fn respond(
 ) -> Result<(AffinePoint, Keys), Spake2Error> {
     let y: Zeroizing<Scalar> = Zeroizing::new(**y);
     let unmasked = ProjectivePoint::from(*share_p) - ProjectivePoint::from(secrets.w0_m);
-    let unmasked = Zeroizing::new(group::non_identity(unmasked)?);
-    let share_v =
-        group::non_identity(ProjectivePoint::GENERATOR * *y + ProjectivePoint::from(secrets.w0_n))?;
-    let z = Zeroizing::new((ProjectivePoint::from(*unmasked) * *y).to_affine());
-    let v = Zeroizing::new((ProjectivePoint::from(secrets.l) * *y).to_affine());
+    // `y` is not zero and the group's order is prime: `Z` is the identity
+    // exactly when the unmasked share is, so `Z` is checked (one inversion
+    // fewer on p256's path than converting the share first).
+    let z = Zeroizing::new(group::affine_non_identity(group::mul_projective_affine(
+        &unmasked, &y,
+    ))?);
+    let share_v = group::non_identity(group::mul_base(&y) + ProjectivePoint::from(secrets.w0_n))?;
+    let v = Zeroizing::new(group::mul_affine(&secrets.l, &y));
     let keys = key_schedule(ids, share_p, &share_v, &z, &v, &secrets.w0);
     Ok((share_v, keys))
 }
@@ -470,7 +472,7 @@ mod tests {
         // Z and V, as both sides compute them.
         let expected_z = vector.point("Z");
         let expected_v = vector.point("V");
-        let unmasked_v = ProjectivePoint::from(share_v) - n() * secrets.w0;
+        let unmasked_v = ProjectivePoint::from(share_v) - ProjectivePoint::from(n()) * secrets.w0;
         assert_eq!((unmasked_v * *x).to_affine(), expected_z);
         assert_eq!((unmasked_v * secrets.w1).to_affine(), expected_v);
         let unmasked_p =

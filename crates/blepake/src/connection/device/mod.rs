@@ -11,8 +11,8 @@
 
 use core::time::Duration;
 
+use p256::NonZeroScalar;
 use p256::elliptic_curve::point::AffineCoordinates;
-use p256::{NonZeroScalar, ProjectivePoint};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -767,8 +767,8 @@ fn start_resume<S: Storage, R: CryptoRngCore>(
         return Err(refused(Alert::ResumeRejected));
     }
     let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let ephemeral = group::encode_compressed(&(ProjectivePoint::GENERATOR * **y).to_affine());
-    let shared_point = Zeroizing::new((ProjectivePoint::from(host_ephemeral) * **y).to_affine());
+    let ephemeral = group::encode_compressed(&group::mul_base_affine(&y));
+    let shared_point = Zeroizing::new(group::mul_affine(&host_ephemeral, &y));
     let shared_x = Zeroizing::new(<[u8; 32]>::from(shared_point.x()));
     Ok((
         ResumeKeys::derive(&secret, &shared_x, request, &ephemeral),
