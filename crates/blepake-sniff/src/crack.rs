@@ -2,6 +2,12 @@
 //! Connections passkey entry, and the bookkeeping of bits learned from a failed
 //! attempt. Pure functions over values taken from a capture.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use aes::hazmat::{cipher_round, cipher_round_par, inv_mix_columns};
+use aes::{Block, Block8};
+
 use crate::crypto::{Key128, c1_padding, c1_with_padding, f4, s1};
 
 /// Passkeys run from 000000 to 999999; Just Works uses TK 0.
@@ -14,55 +20,222 @@ pub fn tk_from_passkey(passkey: u32) -> Key128 {
     tk
 }
 
-/// Tries every TK (0 first, then 1..999999) on every core and returns the first
-/// (lowest) that `matches`. `progress` is called with the number of candidates
-/// tried so far.
-pub fn brute_force_tk(
-    matches: impl Fn(&Key128) -> bool + Sync,
-    progress: &mut dyn FnMut(u64),
-) -> Option<u32> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    brute_force_tk_on(threads, matches, progress)
+/// Candidates a worker takes at a time: small enough for a prompt progress bar
+/// and an early stop, large enough that taking one costs nothing.
+const CHUNK: u32 = 1 << 14;
+
+/// A search of TK candidates: the lowest passkey in a range whose TK matches.
+pub trait TkSearch: Sync {
+    fn find(&self, passkeys: Range<u32>) -> Option<u32>;
 }
 
-/// [`brute_force_tk`] on `threads` threads: blocks of candidates are split
-/// between them, and the lowest match of the first block with one wins.
+/// A search that tests one TK at a time with `matches`.
+pub struct EachTk<F>(pub F);
+
+impl<F: Fn(&Key128) -> bool + Sync> TkSearch for EachTk<F> {
+    fn find(&self, mut passkeys: Range<u32>) -> Option<u32> {
+        passkeys.find(|&p| (self.0)(&tk_from_passkey(p)))
+    }
+}
+
+/// Tries every TK (0 first, then 1..999999) on every core and returns the first
+/// (lowest) that matches. `progress` is called with the number of candidates
+/// tried so far.
+pub fn brute_force_tk(search: &impl TkSearch, progress: &mut dyn FnMut(u64)) -> Option<u32> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    brute_force_tk_on(threads, search, progress)
+}
+
+/// [`brute_force_tk`] on `threads` threads, the calling one included. Chunks of
+/// candidates are handed out in increasing order; a thread stops at the first
+/// chunk above a match found, so every chunk below the lowest match is searched
+/// and that match is the answer.
 pub fn brute_force_tk_on(
     threads: u32,
-    matches: impl Fn(&Key128) -> bool + Sync,
+    search: &impl TkSearch,
     progress: &mut dyn FnMut(u64),
 ) -> Option<u32> {
-    const STEP: u32 = 1 << 14;
-    let threads = threads.max(1);
-    let search =
-        |range: std::ops::Range<u32>| range.into_iter().find(|&p| matches(&tk_from_passkey(p)));
-    let block = STEP * threads;
-    for start in (0..PASSKEY_COUNT).step_by(block as usize) {
-        let end = (start + block).min(PASSKEY_COUNT);
-        let found = if threads == 1 {
-            search(start..end)
-        } else {
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let from = (start + t * STEP).min(end);
-                        let to = (from + STEP).min(end);
-                        let search = &search;
-                        scope.spawn(move || search(from..to))
-                    })
-                    .collect();
-                workers
-                    .into_iter()
-                    .filter_map(|w| w.join().ok().flatten())
-                    .min()
-            })
-        };
-        if found.is_some() {
-            return found;
+    let next = AtomicU32::new(0);
+    let best = AtomicU32::new(u32::MAX);
+    let tried = AtomicU64::new(0);
+    // Searches the next chunk; false when none is left worth searching.
+    let work = || {
+        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+        if start >= PASSKEY_COUNT || start > best.load(Ordering::Relaxed) {
+            return false;
         }
-        progress(u64::from(end));
+        let end = (start + CHUNK).min(PASSKEY_COUNT);
+        if let Some(found) = search.find(start..end) {
+            best.fetch_min(found, Ordering::Relaxed);
+        }
+        tried.fetch_add(u64::from(end - start), Ordering::Relaxed);
+        true
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads.max(1) {
+            scope.spawn(|| while work() {});
+        }
+        // The calling thread works too, and alone reports progress.
+        while work() {
+            progress(tried.load(Ordering::Relaxed));
+        }
+    });
+    Some(best.into_inner()).filter(|&p| p < PASSKEY_COUNT)
+}
+
+/// The legacy confirm check c1(TK, r, preq, pres, ...) == confirm for a million
+/// TKs, eight at a time.
+///
+/// Key expansion is most of the cost: every candidate is a new AES key, and
+/// AES-NI's key-expansion instruction is slow and serial. So the round keys of
+/// eight TKs are expanded side by side in plain code, with the S-box taken from
+/// the `aes` crate (no crate expands many keys at once), and the rounds of the
+/// eight encryptions run together through the crate's hazmat round function,
+/// which uses AES-NI where the CPU has it. Only 4 octets of the result are
+/// compared; the rare candidate that passes is checked with the whole c1.
+pub struct ConfirmSearch {
+    /// r XOR p1: the first block encrypted.
+    first_block: u128,
+    p1: Key128,
+    p2: Key128,
+    random: Key128,
+    confirm: Key128,
+    sbox: [u8; 256],
+}
+
+/// Round constants of the AES-128 key schedule (FIPS 197 §5.2).
+const RCON: [u8; 10] = [0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36];
+const LANES: usize = 8;
+
+/// The source octet of each state octet after ShiftRows (FIPS 197 §5.1.2):
+/// octet r + 4c comes from row r, column c + r.
+const SHIFT_ROWS: [usize; 16] = {
+    let mut from = [0; 16];
+    let mut i = 0;
+    while i < 16 {
+        let (row, column) = (i % 4, i / 4);
+        from[i] = row + 4 * ((column + row) % 4);
+        i += 1;
     }
-    None
+    from
+};
+
+/// The AES S-box, read off the `aes` crate: a round on a block of 16 equal
+/// octets b is MixColumns(S(b) everywhere), and InvMixColumns undoes the mix.
+fn aes_sbox() -> [u8; 256] {
+    std::array::from_fn(|b| {
+        let mut block = Block::from([b as u8; 16]);
+        cipher_round(&mut block, &Block::default());
+        inv_mix_columns(&mut block);
+        block[0]
+    })
+}
+
+impl ConfirmSearch {
+    pub fn new(random: Key128, p1: Key128, p2: Key128, confirm: Key128) -> ConfirmSearch {
+        ConfirmSearch {
+            first_block: u128::from_be_bytes(random) ^ u128::from_be_bytes(p1),
+            p1,
+            p2,
+            random,
+            confirm,
+            sbox: aes_sbox(),
+        }
+    }
+
+    /// SubBytes then ShiftRows: the last AES round before its round key.
+    fn sub_shift(&self, state: &Block) -> u128 {
+        u128::from_be_bytes(std::array::from_fn(|i| {
+            self.sbox[usize::from(state[SHIFT_ROWS[i]])]
+        }))
+    }
+
+    /// The round keys of the TKs of passkeys `first..first + 8`, by round.
+    fn round_keys(&self, first: u32) -> [Block8; 11] {
+        let sbox = &self.sbox;
+        let mut keys = [Block8::default(); 11];
+        // A TK's words, most significant first: 0, 0, 0, passkey.
+        let mut words = [[0u32; LANES]; 4];
+        for (lane, key) in keys[0].iter_mut().enumerate() {
+            words[3][lane] = first + lane as u32;
+            *key = Block::from(tk_from_passkey(first + lane as u32));
+        }
+        for (round, rcon) in RCON.iter().enumerate() {
+            for lane in 0..LANES {
+                let [a, b, c, d] = words[3][lane].to_be_bytes();
+                let rot_sub = u32::from_be_bytes([
+                    sbox[usize::from(b)] ^ rcon,
+                    sbox[usize::from(c)],
+                    sbox[usize::from(d)],
+                    sbox[usize::from(a)],
+                ]);
+                words[0][lane] ^= rot_sub;
+                words[1][lane] ^= words[0][lane];
+                words[2][lane] ^= words[1][lane];
+                words[3][lane] ^= words[2][lane];
+                let key = (u128::from(words[0][lane]) << 96)
+                    | (u128::from(words[1][lane]) << 64)
+                    | (u128::from(words[2][lane]) << 32)
+                    | u128::from(words[3][lane]);
+                keys[round + 1][lane] = Block::from(key.to_be_bytes());
+            }
+        }
+        keys
+    }
+
+    /// The lowest of passkeys `first..first + 8` whose TK gives the confirm value.
+    fn find_in_lanes(&self, first: u32) -> Option<u32> {
+        let keys = self.round_keys(first);
+        let key = |round: usize, lane: usize| u128::from_be_bytes(keys[round][lane].into());
+        let mut state = Block8::default();
+        for (lane, block) in state.iter_mut().enumerate() {
+            *block = Block::from((self.first_block ^ key(0, lane)).to_be_bytes());
+        }
+        for round_keys in &keys[1..10] {
+            cipher_round_par(&mut state, round_keys);
+        }
+        // First block's ciphertext, XOR p2, XOR round key 0 of the second encryption.
+        let p2 = u128::from_be_bytes(self.p2);
+        for (lane, block) in state.iter_mut().enumerate() {
+            let next = self.sub_shift(block) ^ key(10, lane) ^ p2 ^ key(0, lane);
+            *block = Block::from(next.to_be_bytes());
+        }
+        for round_keys in &keys[1..10] {
+            cipher_round_par(&mut state, round_keys);
+        }
+        let wanted = u32::from_be_bytes([
+            self.confirm[0],
+            self.confirm[1],
+            self.confirm[2],
+            self.confirm[3],
+        ]);
+        (0..LANES)
+            .filter(|&lane| {
+                let block = &state[lane];
+                let head = u32::from_be_bytes(std::array::from_fn(|i| {
+                    self.sbox[usize::from(block[SHIFT_ROWS[i]])]
+                }));
+                head ^ (key(10, lane) >> 96) as u32 == wanted
+            })
+            .map(|lane| first + lane as u32)
+            .find(|&p| self.matches(&tk_from_passkey(p)))
+    }
+
+    /// The whole c1 check of one TK.
+    pub fn matches(&self, tk: &Key128) -> bool {
+        c1_with_padding(tk, &self.random, &self.p1, &self.p2) == self.confirm
+    }
+}
+
+impl TkSearch for ConfirmSearch {
+    fn find(&self, passkeys: Range<u32>) -> Option<u32> {
+        let whole = passkeys.len() as u32 / LANES as u32 * LANES as u32;
+        let lanes_end = passkeys.start + whole;
+        (passkeys.start..lanes_end)
+            .step_by(LANES)
+            .find_map(|first| self.find_in_lanes(first))
+            .or_else(|| (lanes_end..passkeys.end).find(|&p| self.matches(&tk_from_passkey(p))))
+    }
 }
 
 /// What a legacy pairing exposes to a TK check.
@@ -79,9 +252,9 @@ pub struct LegacyExchange {
 }
 
 impl LegacyExchange {
-    /// A check of a TK candidate against a confirm value and its random, when
-    /// the capture has a matching pair and both addresses.
-    pub fn confirm_check(&self) -> Option<impl Fn(&Key128) -> bool + Sync + use<>> {
+    /// A search of TK candidates by a confirm value and its random, when the
+    /// capture has a matching pair and both addresses.
+    pub fn confirm_search(&self) -> Option<ConfirmSearch> {
         let ((ia, ia_random), (ra, ra_random)) = (self.initiator?, self.responder?);
         let (confirm, random) = match (self.mconfirm, self.mrand, self.sconfirm, self.srand) {
             (Some(c), Some(r), _, _) | (_, _, Some(c), Some(r)) => (c, r),
@@ -95,7 +268,7 @@ impl LegacyExchange {
             &ia,
             &ra,
         );
-        Some(move |tk: &Key128| c1_with_padding(tk, &random, &p1, &p2) == confirm)
+        Some(ConfirmSearch::new(random, p1, p2, confirm))
     }
 
     /// STK = s1(TK, Srand, Mrand), once both randoms are known.

@@ -9,7 +9,7 @@ use crate::bytes::to_hex;
 use crate::codec::ll::Address;
 use crate::codec::smp::{PairingFeatures, SmpPdu, failure_reason, io_capability_name};
 use crate::crack::{
-    KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, round_bits, tk_from_passkey,
+    EachTk, KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, round_bits, tk_from_passkey,
 };
 use crate::crypto::{DEBUG_PRIVATE_KEY, DEBUG_PUBLIC_X, Key128, f5, f6, g2, p256_dhkey};
 use crate::report::{self, DistributedKey, LearnedBits, Method, Outcome, PairingFailure, Role};
@@ -330,21 +330,21 @@ impl PairingLog {
             return recovered;
         }
         let progress = &mut *ctx.progress;
-        recovered.tk = if let Some(check) = exchange.confirm_check() {
+        recovered.tk = if let Some(search) = exchange.confirm_search() {
             *ctx.tk_cache
                 .entry(exchange.clone())
-                .or_insert_with(|| brute_force_tk(check, progress))
+                .or_insert_with(|| brute_force_tk(&search, progress))
         } else if exchange.mrand.is_some()
             && exchange.srand.is_some()
             && !ctx.controller_keys.is_empty()
         {
             // A host log shows the STK given to the controller: STK = s1(TK, Srand, Mrand).
             brute_force_tk(
-                |tk| {
+                &EachTk(|tk: &Key128| {
                     exchange
                         .stk(tk)
                         .is_some_and(|stk| ctx.controller_keys.contains(&stk))
-                },
+                }),
                 progress,
             )
         } else if let (Some(probe), true) = (
@@ -352,7 +352,7 @@ impl PairingLog {
             exchange.mrand.is_some() && exchange.srand.is_some(),
         ) {
             brute_force_tk(
-                |tk| exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk)),
+                &EachTk(|tk: &Key128| exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk))),
                 progress,
             )
         } else {
