@@ -216,6 +216,7 @@ fn throughput(megabytes: usize, keep: bool, blepake: &str) {
     let options = Options {
         ltks: Vec::new(),
         brute_force: false,
+        tks: Vec::new(),
     };
     let mut best = Duration::MAX;
     let mut connections = 0;

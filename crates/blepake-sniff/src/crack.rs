@@ -20,6 +20,12 @@ pub fn tk_from_passkey(passkey: u32) -> Key128 {
     tk
 }
 
+/// The passkey a TK stands for, when it is one (000000 to 999999).
+pub fn passkey_of(tk: &Key128) -> Option<u32> {
+    let passkey = u128::from_be_bytes(*tk);
+    (passkey < u128::from(PASSKEY_COUNT)).then_some(passkey as u32)
+}
+
 /// Candidates a worker takes at a time: small enough for a prompt progress bar
 /// and an early stop, large enough that taking one costs nothing.
 const CHUNK: u32 = 1 << 14;
@@ -253,13 +259,16 @@ pub struct LegacyExchange {
 
 impl LegacyExchange {
     /// A search of TK candidates by a confirm value and its random, when the
-    /// capture has a matching pair and both addresses.
-    pub fn confirm_search(&self) -> Option<ConfirmSearch> {
+    /// capture has a matching pair and both addresses, and whose pair it is
+    /// (`true`: the initiator's). Each side computes its confirm from its own TK.
+    pub fn confirm_search(&self) -> Option<(ConfirmSearch, bool)> {
         let ((ia, ia_random), (ra, ra_random)) = (self.initiator?, self.responder?);
-        let (confirm, random) = match (self.mconfirm, self.mrand, self.sconfirm, self.srand) {
-            (Some(c), Some(r), _, _) | (_, _, Some(c), Some(r)) => (c, r),
-            _ => return None,
-        };
+        let (confirm, random, initiators) =
+            match (self.mconfirm, self.mrand, self.sconfirm, self.srand) {
+                (Some(c), Some(r), _, _) => (c, r, true),
+                (_, _, Some(c), Some(r)) => (c, r, false),
+                _ => return None,
+            };
         let (p1, p2) = c1_padding(
             &self.preq,
             &self.pres,
@@ -268,7 +277,7 @@ impl LegacyExchange {
             &ia,
             &ra,
         );
-        Some(ConfirmSearch::new(random, p1, p2, confirm))
+        Some((ConfirmSearch::new(random, p1, p2, confirm), initiators))
     }
 
     /// STK = s1(TK, Srand, Mrand), once both randoms are known.

@@ -213,8 +213,22 @@ pub struct Pairing {
     pub passkey_gaps: Vec<usize>,
     /// Numeric comparison: the six digits both devices displayed (g2).
     pub numeric_comparison: Option<String>,
-    /// Legacy pairing: the TK as a decimal passkey, the STK (hex).
+    /// Legacy pairing: the TK as a decimal passkey, when it is one (a TK of at
+    /// most 999999, as passkey entry and Just Works use).
     pub tk: Option<String>,
+    /// The TK in hex, most-significant octet first (the form `--tk` takes).
+    pub tk_hex: Option<String>,
+    /// How the TK was found: "brute force" or "--tk".
+    pub tk_source: Option<&'static str>,
+    /// Whose Pairing Confirm proved the TK: the TK that side used. When the
+    /// pairing failed, the other side's TK (the passkey it showed) may differ.
+    pub tk_of: Option<Role>,
+    /// TKs were given with --tk and none of them matches this pairing.
+    pub given_tk_rejected: bool,
+    /// Legacy out-of-band pairing: its TK is 128 bits of OOB data, which no
+    /// brute force reaches; it is needed (--tk) for the STK and the keys.
+    pub oob_tk_needed: bool,
+    /// Legacy pairing: the STK (hex).
     pub stk: Option<String>,
     /// LE Secure Connections: the LTK derived from a known private key (hex).
     pub derived_ltk: Option<String>,

@@ -89,6 +89,7 @@ fn known_ltk_decrypts_the_reconnection() {
     let options = Options {
         ltks: vec![hex("7f62c053f104a5bbe68b1d896a2ed49c")],
         brute_force: false,
+        tks: Vec::new(),
     };
     let report = analyse_bytes(&data("crackle/known_ltk.pcap"), &options);
     let conn = &report.connections[0];
@@ -195,6 +196,7 @@ fn a_repeated_pairing_is_brute_forced_once() {
         &blepake_sniff::Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
         &mut |p| {
             // Each search reports its first block of candidates once.

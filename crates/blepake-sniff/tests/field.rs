@@ -16,6 +16,7 @@ fn analyse(bytes: &[u8]) -> Report {
         &blepake_sniff::Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
     )
 }
@@ -439,6 +440,7 @@ fn known_ltk_decrypted_by_sniffer(by_sniffer: usize) -> Vec<u8> {
         &blepake_sniff::Options {
             ltks: vec![common::hex(LTK)],
             brute_force: false,
+            tks: Vec::new(),
         },
     );
     let decrypted = &opened.connections[0].decrypted;
@@ -482,6 +484,7 @@ fn pdus_the_sniffer_decrypted_count_and_the_rest_decrypt_with_the_key() {
             &blepake_sniff::Options {
                 ltks: vec![common::hex("7f62c053f104a5bbe68b1d896a2ed49c")],
                 brute_force: false,
+                tks: Vec::new(),
             },
         )
     };

@@ -25,6 +25,7 @@ fn analyse_edited(bytes: &[u8]) -> Report {
         &Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
     )
 }

@@ -345,14 +345,35 @@ fn key_lines(p: &Pairing) -> Vec<String> {
             "numeric comparison value {value} (shown on both devices)"
         ));
     }
-    if let Some(tk) = &p.tk {
+    if let Some(tk_hex) = &p.tk_hex {
+        let whose = match (p.tk_of, p.outcome) {
+            (Some(r), Outcome::Failed) => format!(
+                ", what the {} used (its Pairing Confirm proves it; the other side's may differ)",
+                role(r)
+            ),
+            _ => String::new(),
+        };
         lines.push(format!(
-            "TK {tk}{}",
+            "TK {} ({}){whose}{}",
+            p.tk.as_ref().unwrap_or(tk_hex),
+            p.tk_source.unwrap_or("found"),
             p.stk
                 .as_ref()
                 .map(|s| format!(", STK {s}"))
                 .unwrap_or_default()
         ));
+    }
+    if p.oob_tk_needed {
+        lines.push(
+            "TK: 128 bits of out-of-band data, beyond a brute force: give it with --tk HEX (most significant octet first, as Wireshark shows it) for the STK and the keys"
+                .into(),
+        );
+    }
+    if p.given_tk_rejected {
+        lines.push(
+            "no --tk given matches this pairing's confirm value (give it most significant octet first, as Wireshark shows it)"
+                .into(),
+        );
     }
     if let Some(ltk) = &p.derived_ltk {
         lines.push(format!("LTK {ltk} (derived)"));

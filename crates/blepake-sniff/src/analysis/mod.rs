@@ -36,6 +36,9 @@ pub struct Options {
     pub ltks: Vec<Key128>,
     /// Brute-force legacy TKs (up to a million AES computations per pairing).
     pub brute_force: bool,
+    /// Legacy TKs to check instead (most-significant octet first, as Wireshark
+    /// shows them): the 128-bit TK of OOB pairing, or a known passkey.
+    pub tks: Vec<Key128>,
 }
 
 /// Progress of a long analysis, for a progress bar.
@@ -420,6 +423,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     controller_keys: &controller_keys,
                     mic_probe: None,
                     brute_force: self.options.brute_force,
+                    given_tks: &self.options.tks,
                     tk_cache: &mut self.tk_cache,
                     progress: &mut report_progress,
                 });
@@ -478,6 +482,7 @@ fn key_candidates(
             controller_keys: &[],
             mic_probe: Some(MicProbe { check: &check }),
             brute_force: options.brute_force,
+            given_tks: &options.tks,
             tk_cache,
             progress: &mut report_progress,
         });

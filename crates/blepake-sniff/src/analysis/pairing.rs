@@ -9,7 +9,8 @@ use crate::bytes::to_hex;
 use crate::codec::ll::Address;
 use crate::codec::smp::{PairingFeatures, SmpPdu, failure_reason, io_capability_name};
 use crate::crack::{
-    EachTk, KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, round_bits, tk_from_passkey,
+    ConfirmSearch, EachTk, KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, passkey_of,
+    round_bits, tk_from_passkey,
 };
 use crate::crypto::{DEBUG_PRIVATE_KEY, DEBUG_PUBLIC_X, Key128, f5, f6, g2, p256_dhkey};
 use crate::report::{self, DistributedKey, LearnedBits, Method, Outcome, PairingFailure, Role};
@@ -99,15 +100,43 @@ pub struct CrackContext<'a> {
     pub controller_keys: &'a [Key128],
     pub mic_probe: Option<MicProbe<'a>>,
     pub brute_force: bool,
+    /// TKs the user gave (most-significant octet first): checked instead of a
+    /// brute force, and the only way to the keys of legacy OOB pairing.
+    pub given_tks: &'a [Key128],
     /// TKs already found for identical exchanges: a capture that repeats a
     /// pairing (same commands, confirm and random values) is searched once.
     pub tk_cache: &'a mut HashMap<LegacyExchange, Option<u32>>,
     pub progress: &'a mut dyn FnMut(u64),
 }
 
+/// How a legacy pairing's TK was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TkFound {
+    BruteForce,
+    Given,
+}
+
+/// What proves a legacy TK candidate right.
+enum TkProof<'c> {
+    /// One side's confirm value and random: that side's TK (initiator when true).
+    Confirm(Box<ConfirmSearch>, bool),
+    /// The STK the host gave its controller (a host log): STK = s1(TK, Srand, Mrand).
+    ControllerStk,
+    /// The MIC of the first encrypted PDU under the STK.
+    Mic(&'c MicProbe<'c>),
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Recovered {
-    pub tk: Option<u32>,
+    /// Legacy pairing: the TK, how it was found, and when a confirm value
+    /// proved it, whose (the initiator's when true): in a failed pairing the
+    /// two sides may have used different TKs.
+    pub tk: Option<(Key128, TkFound)>,
+    pub tk_of_initiator: Option<bool>,
+    /// TKs were given but none matches this pairing.
+    pub given_tk_rejected: bool,
+    /// Legacy OOB without a given TK: 128 bits of out-of-band data, not searched.
+    pub oob_tk_needed: bool,
     pub stk: Option<Key128>,
     pub passkey: Option<u32>,
     pub passkey_rounds: usize,
@@ -326,41 +355,53 @@ impl PairingLog {
         let Some(exchange) = self.legacy_exchange(ctx) else {
             return recovered;
         };
-        if !ctx.brute_force {
-            return recovered;
-        }
-        let progress = &mut *ctx.progress;
-        recovered.tk = if let Some(search) = exchange.confirm_search() {
-            *ctx.tk_cache
-                .entry(exchange.clone())
-                .or_insert_with(|| brute_force_tk(&search, progress))
-        } else if exchange.mrand.is_some()
-            && exchange.srand.is_some()
-            && !ctx.controller_keys.is_empty()
-        {
-            // A host log shows the STK given to the controller: STK = s1(TK, Srand, Mrand).
-            brute_force_tk(
-                &EachTk(|tk: &Key128| {
-                    exchange
-                        .stk(tk)
-                        .is_some_and(|stk| ctx.controller_keys.contains(&stk))
-                }),
-                progress,
-            )
-        } else if let (Some(probe), true) = (
-            &ctx.mic_probe,
-            exchange.mrand.is_some() && exchange.srand.is_some(),
-        ) {
-            brute_force_tk(
-                &EachTk(|tk: &Key128| exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk))),
-                progress,
-            )
+        let randoms = exchange.mrand.is_some() && exchange.srand.is_some();
+        let proof = if let Some((search, initiators)) = exchange.confirm_search() {
+            Some(TkProof::Confirm(Box::new(search), initiators))
+        } else if randoms && !ctx.controller_keys.is_empty() {
+            Some(TkProof::ControllerStk)
+        } else if let (Some(probe), true) = (&ctx.mic_probe, randoms) {
+            Some(TkProof::Mic(probe))
         } else {
             None
         };
-        recovered.stk = recovered
-            .tk
-            .and_then(|tk| exchange.stk(&tk_from_passkey(tk)));
+        let proves = |tk: &Key128| match &proof {
+            Some(TkProof::Confirm(search, _)) => search.matches(tk),
+            Some(TkProof::ControllerStk) => exchange
+                .stk(tk)
+                .is_some_and(|stk| ctx.controller_keys.contains(&stk)),
+            Some(TkProof::Mic(probe)) => exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk)),
+            None => false,
+        };
+        let oob = self
+            .method()
+            .is_some_and(|(method, _)| method == Method::Oob);
+        if !ctx.given_tks.is_empty() {
+            // A given TK is taken as it is only where nothing in the capture can check it.
+            let found = match proof {
+                Some(_) => ctx.given_tks.iter().find(|tk| proves(tk)),
+                None => ctx.given_tks.first(),
+            };
+            recovered.tk = found.map(|&tk| (tk, TkFound::Given));
+            recovered.given_tk_rejected = found.is_none();
+        } else if oob {
+            recovered.oob_tk_needed = true;
+        } else if ctx.brute_force {
+            let progress = &mut *ctx.progress;
+            let passkey = match &proof {
+                Some(TkProof::Confirm(search, _)) => *ctx
+                    .tk_cache
+                    .entry(exchange.clone())
+                    .or_insert_with(|| brute_force_tk(search.as_ref(), progress)),
+                Some(_) => brute_force_tk(&EachTk(proves), progress),
+                None => None,
+            };
+            recovered.tk = passkey.map(|p| (tk_from_passkey(p), TkFound::BruteForce));
+        }
+        if let (Some(_), Some(TkProof::Confirm(_, initiators))) = (recovered.tk, &proof) {
+            recovered.tk_of_initiator = Some(*initiators);
+        }
+        recovered.stk = recovered.tk.and_then(|(tk, _)| exchange.stk(&tk));
         recovered
     }
 
@@ -565,7 +606,24 @@ impl PairingLog {
             }),
             passkey_gaps: recovered.passkey_gaps.clone(),
             numeric_comparison: recovered.numeric_comparison.map(|v| format!("{v:06}")),
-            tk: recovered.tk.map(|tk| format!("{tk:06}")),
+            tk: recovered
+                .tk
+                .and_then(|(tk, _)| passkey_of(&tk))
+                .map(|p| format!("{p:06}")),
+            tk_hex: recovered.tk.map(|(tk, _)| to_hex(&tk)),
+            tk_source: recovered.tk.map(|(_, found)| match found {
+                TkFound::BruteForce => "brute force",
+                TkFound::Given => "--tk",
+            }),
+            tk_of: recovered.tk_of_initiator.map(|initiator| {
+                if initiator {
+                    Role::Initiator
+                } else {
+                    Role::Responder
+                }
+            }),
+            given_tk_rejected: recovered.given_tk_rejected,
+            oob_tk_needed: recovered.oob_tk_needed,
             stk: recovered.stk.map(|k| to_hex(&k)),
             derived_ltk: recovered.derived_ltk.map(|k| to_hex(&k)),
             distributed: self.distributed.clone(),
@@ -702,21 +760,68 @@ impl PairingLog {
                 ),
             ));
         }
-        if let Some(tk) = recovered.tk {
+        if let Some((tk, TkFound::BruteForce)) = recovered.tk {
+            let tk = passkey_of(&tk).map_or_else(|| to_hex(&tk), |p| format!("{p:06}"));
+            let stk = recovered
+                .stk
+                .map(|k| format!("; STK {}", to_hex(&k)))
+                .unwrap_or_default();
             out.push(Finding::new(
                 Kind::LegacyKeysRecovered,
                 id,
                 vec![request_packet],
                 format!(
-                    "TK {tk:06} recovered by brute force{}",
-                    recovered
-                        .stk
-                        .map(|k| format!("; STK {}", to_hex(&k)))
-                        .unwrap_or_default()
+                    "TK {tk} recovered by brute force{stk}{}",
+                    self.whose_tk(&tk, shown_by)
                 ),
             ));
         }
         out
+    }
+
+    /// In a failed pairing the TK found is the one the side whose Pairing
+    /// Confirm proved it used: not necessarily the other side's passkey.
+    fn whose_tk(&self, tk: &str, shown_by: Option<Role>) -> String {
+        let (Some(recovered), Some((failed_by, reason, packet))) = (&self.recovered, self.failed)
+        else {
+            return String::new();
+        };
+        let Some(owner) = recovered.tk_of_initiator.map(|initiator| {
+            if initiator {
+                Role::Initiator
+            } else {
+                Role::Responder
+            }
+        }) else {
+            return String::new();
+        };
+        let other = match owner {
+            Role::Initiator => Role::Responder,
+            Role::Responder => Role::Initiator,
+        };
+        let used = if shown_by == Some(owner) {
+            "displayed"
+        } else {
+            "entered"
+        };
+        let mut text = format!(
+            ". The pairing failed: its confirm values prove only what the {} {used} ({tk}), not the {}'s passkey",
+            role_name(owner),
+            role_name(other)
+        );
+        if failed_by == other {
+            let theirs = if shown_by == Some(other) {
+                "displayed"
+            } else {
+                "entered"
+            };
+            text += &format!(
+                "; the {} rejected it with Pairing Failed (packet {packet}, reason {reason:#04x} {}), so the passkey it {theirs} is another value, which this capture does not show",
+                role_name(other),
+                failure_reason(reason)
+            );
+        }
+        text
     }
 
     fn round_packets(&self) -> Vec<u64> {
