@@ -180,6 +180,7 @@ pub struct PairingLog {
     public_keys: [Option<PublicKey>; 2],
     dhkey_checks: [Option<(Key128, u64)>; 2],
     pub failed: Option<(Role, u8, u64)>,
+    failed_time_ns: i64,
     pub distributed: Vec<DistributedKey>,
     pub first_packet: u64,
     pub last_packet: u64,
@@ -221,7 +222,10 @@ impl PairingLog {
                 })
             }
             SmpPdu::PairingDhKeyCheck(value) => self.dhkey_checks[side] = Some((*value, packet)),
-            SmpPdu::PairingFailed { reason } => self.failed = Some((sender, *reason, packet)),
+            SmpPdu::PairingFailed { reason } => {
+                self.failed = Some((sender, *reason, packet));
+                self.failed_time_ns = time_ns;
+            }
             SmpPdu::EncryptionInformation { ltk } => {
                 self.distribute(sender, packet, "ltk", to_hex(ltk))
             }
@@ -641,25 +645,20 @@ impl PairingLog {
         let mut out = Vec::new();
         let id = Some(connection);
         let outcome = self.outcome();
-        let link_lost = disconnect.filter(|&(_, reason, _)| reason == 0x08);
-        const UNSPECIFIED: u8 = 0x08;
+        const CONNECTION_TIMEOUT: u8 = 0x08;
+        let link_lost = disconnect.filter(|&(_, reason, _)| reason == CONNECTION_TIMEOUT);
         match (self.failed, link_lost) {
-            (Some((_, UNSPECIFIED, _)), Some((packet, _, _))) | (None, Some((packet, _, _)))
-                if outcome != Outcome::Completed =>
-            {
-                let last = self
-                    .failed
-                    .map_or(self.last_packet, |(_, _, failed)| failed);
-                let mut packets = vec![last, packet];
+            (None, Some((packet, _, _))) if outcome != Outcome::Completed => {
+                let mut packets = vec![self.last_packet, packet];
                 packets.dedup();
                 out.push(Finding::new(
                     Kind::LinkLostDuringPairing,
                     id,
                     packets,
-                    "the link dropped with reason 0x08 (Connection Timeout) while pairing was under way; the \"unspecified\" pairing failure reports the lost link, not a rejected key".into(),
+                    "the link dropped with reason 0x08 (Connection Timeout) while pairing was under way, and no Pairing Failed was sent on it: a device that reports an \"unspecified\" pairing failure reports the lost link, not a rejected key".into(),
                 ));
             }
-            (Some((sender, reason, packet)), _) => {
+            (Some((sender, reason, packet)), loss) => {
                 out.push(
                     Finding::new(
                         Kind::PairingFailed,
@@ -673,6 +672,13 @@ impl PairingLog {
                     )
                     .with_advice(failure_advice(reason)),
                 );
+                if let Some((loss_packet, _, loss_ns)) = loss {
+                    out.push(self.loss_after_failure(
+                        connection,
+                        (sender, reason, packet),
+                        (loss_packet, loss_ns),
+                    ));
+                }
             }
             (None, _) => {
                 let idle_until = disconnect
@@ -822,6 +828,37 @@ impl PairingLog {
             );
         }
         text
+    }
+
+    /// A Pairing Failed on the link and a loss of the link: separate events,
+    /// which came first and how far apart.
+    fn loss_after_failure(
+        &self,
+        connection: usize,
+        (sender, reason, packet): (Role, u8, u64),
+        (loss_packet, loss_ns): (u64, i64),
+    ) -> Finding {
+        let gap = (loss_ns - self.failed_time_ns).unsigned_abs() as f64 / 1e9;
+        let order = if loss_ns >= self.failed_time_ns {
+            format!(
+                "{gap:.2} s after the {}'s Pairing Failed (packet {packet}, reason {reason:#04x}): the pairing had already failed, so the loss did not cause it",
+                role_name(sender)
+            )
+        } else {
+            format!(
+                "{gap:.2} s before the {}'s Pairing Failed (packet {packet}, reason {reason:#04x})",
+                role_name(sender)
+            )
+        };
+        let mut packets = vec![packet, loss_packet];
+        packets.sort_unstable();
+        packets.dedup();
+        Finding::new(
+            Kind::ConnectionTimeout,
+            Some(connection),
+            packets,
+            format!("the link was lost with reason 0x08 (Connection Timeout) {order}"),
+        )
     }
 
     fn round_packets(&self) -> Vec<u64> {
