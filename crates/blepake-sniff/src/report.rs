@@ -81,7 +81,11 @@ pub struct Connection {
     pub last_packet: u64,
     /// Parameters in force at the end of the capture.
     pub parameters: Option<Parameters>,
+    /// The PHY in use at the end of the capture, each way.
     pub phy: PhyPair,
+    /// The connection was made by an AUX_CONNECT_REQ (extended advertising)
+    /// sent on this PHY, and started on it.
+    pub aux_connect_phy: Option<Phy>,
     pub att_mtu: Option<u16>,
     pub features: SidePair<String>,
     pub versions: SidePair<Version>,

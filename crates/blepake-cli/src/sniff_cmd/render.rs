@@ -172,9 +172,12 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
     }
     let _ = writeln!(
         out,
-        "  PHY         central->peripheral {}, peripheral->central {}",
+        "  PHY         central->peripheral {}, peripheral->central {}{}",
         phy(conn.phy.central_to_peripheral),
-        phy(conn.phy.peripheral_to_central)
+        phy(conn.phy.peripheral_to_central),
+        conn.aux_connect_phy
+            .map(|p| format!(" (connected on {} by AUX_CONNECT_REQ)", phy(Some(p))))
+            .unwrap_or_default()
     );
     if let Some(mtu) = conn.att_mtu {
         let _ = writeln!(out, "  ATT MTU     {mtu}");

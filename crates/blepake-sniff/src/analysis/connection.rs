@@ -5,7 +5,7 @@ use crate::analysis::findings::{Finding, Kind};
 use crate::analysis::pairing::PairingLog;
 use crate::bytes::to_hex;
 use crate::codec::att::{AttPdu, decode_att};
-use crate::codec::frame::Direction;
+use crate::codec::frame::{Direction, Phy};
 use crate::codec::hci::error_code_name;
 use crate::codec::l2cap::{
     CID_ATT, CID_LE_SIGNALING, CID_SMP, Reassembler, Sdu, SignalingCommand, decode_signaling,
@@ -61,6 +61,8 @@ pub struct Conn {
     pub last_time_ns: i64,
     pub params: Option<LinkParams>,
     pub phy: PhyPair,
+    /// The PHY of the AUX_CONNECT_REQ that made the connection.
+    pub aux_connect_phy: Option<Phy>,
     pub mtu_requested: SidePair<u16>,
     pub features: SidePair<u64>,
     pub versions: SidePair<Version>,
@@ -87,6 +89,7 @@ impl Conn {
             last_time_ns: time_ns,
             params: None,
             phy: PhyPair::default(),
+            aux_connect_phy: None,
             mtu_requested: SidePair::default(),
             features: SidePair::default(),
             versions: SidePair::default(),
@@ -279,6 +282,7 @@ impl Conn {
             last_packet: self.last_packet,
             parameters: self.params.map(|p| p.report()),
             phy: self.phy.clone(),
+            aux_connect_phy: self.aux_connect_phy,
             att_mtu,
             features: SidePair {
                 central: self.features.central.map(|f| format!("{f:016x}")),
