@@ -48,6 +48,10 @@ pub struct Stats {
     pub unknown_access_address: u64,
     /// Encrypted PDUs that no known key could decrypt.
     pub undecrypted: u64,
+    /// L2CAP messages from an HCI log that records no directions (LINKTYPE
+    /// 187) whose sender neither their content nor their place in a pairing
+    /// shows (ATT above all): not analysed.
+    pub direction_unknown: u64,
 }
 
 /// A device seen advertising.

@@ -199,3 +199,68 @@ fn failed_legacy_pairing_tk_is_what_the_initiator_entered() {
     );
     assert!(!cause.contains("654321"), "the capture does not show it");
 }
+
+/// The pcap (LINKTYPE 201) form of a Bumble log as LINKTYPE 187, H4 without
+/// directions: the link type in the file header changed and each record's
+/// 4-octet direction header removed.
+fn without_directions(name: &str) -> Vec<u8> {
+    let mut pcap = common::Pcap::parse(&common::data(&format!("bumble/{name}.pcap")));
+    assert_eq!(pcap.header[20..24], 201u32.to_le_bytes());
+    pcap.header[20..24].copy_from_slice(&187u32.to_le_bytes());
+    for record in &mut pcap.records {
+        record.data.drain(..4);
+    }
+    pcap.to_bytes()
+}
+
+#[test]
+fn h4_without_directions_places_smp_by_its_commands() {
+    for name in [
+        "bumble_lesc_passkey_654321_ok",
+        "bumble_lesc_passkey_654321_debugkey_ok",
+        "bumble_lesc_passkey_654321_wrong_bit5",
+        "bumble_legacy_passkey_654321_ok",
+    ] {
+        let with = analyse_file(&format!("bumble/{name}.pcap"));
+        let without = common::analyse_bytes(
+            &without_directions(name),
+            &blepake_sniff::Options {
+                ltks: Vec::new(),
+                brute_force: true,
+                tks: Vec::new(),
+            },
+        );
+        assert_eq!(without.link_types, vec![187]);
+        // Every SMP command placed as the directions placed it: the same pairings.
+        assert_eq!(
+            serde_json::to_value(&without.connections[0].pairings).unwrap(),
+            serde_json::to_value(&with.connections[0].pairings).unwrap(),
+            "{name}"
+        );
+        assert_eq!(without.stats.direction_unknown, 0, "{name}: SMP only");
+    }
+}
+
+#[test]
+fn h4_without_directions_counts_what_it_cannot_place() {
+    // As above, and an ATT_EXCHANGE_MTU_REQ (MTU 247) added on the link's handle
+    // after its last ACL record: ATT does not say whether the central sent it.
+    let mut pcap = common::Pcap::parse(&without_directions("bumble_legacy_passkey_654321_ok"));
+    let last_acl = pcap
+        .records
+        .iter()
+        .rposition(|r| r.data[0] == 0x02)
+        .expect("an ACL record");
+    let acl = &pcap.records[last_acl];
+    let mut att = vec![0x02, acl.data[1], acl.data[2], 7, 0, 3, 0, 0x04, 0x00];
+    att.extend_from_slice(&[0x02, 0xf7, 0x00]);
+    let added = common::Record {
+        ts_sec: acl.ts_sec,
+        ts_usec: acl.ts_usec,
+        data: att,
+    };
+    pcap.records.insert(last_acl + 1, added);
+    let report = common::analyse_bytes(&pcap.to_bytes(), &blepake_sniff::Options::default());
+    assert_eq!(report.stats.direction_unknown, 1);
+    assert_eq!(report.connections[0].att_mtu, None);
+}

@@ -83,6 +83,13 @@ pub fn report(report: &Report, style: &Style) -> String {
     }
     read_error(&mut out, report, style);
     let s = &report.stats;
+    if s.direction_unknown > 0 {
+        let _ = writeln!(
+            out,
+            "  {} L2CAP messages not analysed: the log records no directions (H4, LINKTYPE 187), and their content does not show the sender (SMP and LE signalling are placed by their commands)",
+            s.direction_unknown
+        );
+    }
     if s.crc_errors + s.crc_not_checked + s.undecodable + s.retransmissions + s.undecrypted > 0 {
         let _ = writeln!(
             out,

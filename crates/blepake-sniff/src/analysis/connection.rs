@@ -73,6 +73,8 @@ pub struct Conn {
     /// Keys handed to the controller (HCI logs): STKs and LTKs in the clear.
     pub controller_keys: Vec<Key128>,
     reassembly: [Reassembler; 2],
+    /// Fragments from a log that does not record directions (LINKTYPE 187).
+    reassembly_undirected: Reassembler,
 }
 
 impl Conn {
@@ -99,6 +101,7 @@ impl Conn {
             decrypted: Vec::new(),
             controller_keys: Vec::new(),
             reassembly: Default::default(),
+            reassembly_undirected: Reassembler::default(),
         }
     }
 
@@ -190,6 +193,46 @@ impl Conn {
             .push(start, fragment, packet)
             .ok()
             .flatten()
+    }
+
+    /// Feeds one fragment whose direction the log did not record.
+    pub fn reassemble_undirected(
+        &mut self,
+        start: bool,
+        fragment: &[u8],
+        packet: u64,
+    ) -> Option<Sdu> {
+        self.reassembly_undirected
+            .push(start, fragment, packet)
+            .ok()
+            .flatten()
+    }
+
+    /// The sender of an L2CAP message whose direction the log did not record,
+    /// where its content shows it: SMP by its place in the pairing, and the LE
+    /// signalling commands only one side sends. ATT (client and server are not
+    /// tied to central and peripheral) and the rest cannot be placed.
+    pub fn sender_by_content(&self, sdu: &Sdu) -> Option<Direction> {
+        let code = *sdu.payload.first()?;
+        match sdu.cid {
+            CID_SMP => {
+                let role = match self.pairings.last() {
+                    Some(log) => log.sender_by_order(code),
+                    None => PairingLog::default().sender_by_order(code),
+                }?;
+                Some(match role {
+                    Role::Initiator => Direction::CentralToPeripheral,
+                    Role::Responder => Direction::PeripheralToCentral,
+                })
+            }
+            // Connection Parameter Update Request and Response (Vol 3 Part A §4.20, §4.21).
+            CID_LE_SIGNALING => match code {
+                0x12 => Some(Direction::PeripheralToCentral),
+                0x13 => Some(Direction::CentralToPeripheral),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// Handles a complete L2CAP message.

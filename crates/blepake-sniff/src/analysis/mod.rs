@@ -453,6 +453,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
         self.findings
             .sort_by_key(|f| (std::cmp::Reverse(f.severity), f.packets.first().copied()));
+        self.stats.direction_unknown = self.host.direction_unknown;
         Report {
             format,
             link_types: self.link_types,

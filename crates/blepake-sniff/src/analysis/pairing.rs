@@ -181,6 +181,9 @@ pub struct PairingLog {
     dhkey_checks: [Option<(Key128, u64)>; 2],
     pub failed: Option<(Role, u8, u64)>,
     failed_time_ns: i64,
+    /// Who sent the last command, and the last key distributed (by whom, its code).
+    last_sender: Option<Role>,
+    last_key: Option<(Role, u8)>,
     pub distributed: Vec<DistributedKey>,
     pub first_packet: u64,
     pub last_packet: u64,
@@ -197,6 +200,63 @@ impl PairingLog {
             last_packet: packet,
             last_time_ns: time_ns,
             ..Default::default()
+        }
+    }
+
+    /// Who sent an SMP command (by its code) in a log that does not record
+    /// directions (LINKTYPE 187): the command and its place in the exchange say
+    /// it (Vol 3 Part H §2.3, Appendix C). Request, public key and DHKey check
+    /// come first from the initiator; in a round, the initiator's confirm and
+    /// random come before the responder's (in Secure Connections Just Works and
+    /// numeric comparison only the responder sends a confirm); the responder
+    /// distributes its keys before the initiator, each in ascending code order;
+    /// Pairing Failed answers the last command, so comes from the side that did
+    /// not send it. Keypress notifications cannot be placed.
+    pub fn sender_by_order(&self, code: u8) -> Option<Role> {
+        use Role::{Initiator, Responder};
+        let first_or_second =
+            |first_sent: bool| Some(if first_sent { Responder } else { Initiator });
+        let round = self.rounds.last();
+        let filled = |slot: usize| round.is_some_and(|r| r.slots[slot].is_some());
+        match code {
+            0x01 => Some(Initiator),
+            0x02 | 0x0b => Some(Responder),
+            0x0c => first_or_second(self.public_keys[0].is_some()),
+            0x0d => first_or_second(self.dhkey_checks[0].is_some()),
+            0x03 => {
+                let responder_only = self.secure_connections()
+                    && matches!(
+                        self.method(),
+                        Some((Method::JustWorks | Method::NumericComparison, _))
+                    );
+                let answers =
+                    filled(INITIATOR_CONFIRM) && !(RESPONDER_CONFIRM..4).any(|slot| filled(slot));
+                first_or_second(responder_only || answers)
+            }
+            0x04 => first_or_second(filled(INITIATOR_RANDOM) && !filled(RESPONDER_RANDOM)),
+            0x05 => self.last_sender.map(other_role),
+            0x06..=0x0a => Some(match self.last_key {
+                Some((sender, last)) if code > last => sender,
+                Some((sender, _)) => other_role(sender),
+                None => {
+                    // Key distribution bits EncKey (1), IdKey (2), SignKey (4); in
+                    // Secure Connections the LTK is not sent, so EncKey gives no command.
+                    let with_commands = if self.secure_connections() {
+                        0b110
+                    } else {
+                        0b111
+                    };
+                    let responder_sends = self
+                        .response
+                        .is_some_and(|(rsp, _)| rsp.responder_keys & with_commands != 0);
+                    if responder_sends {
+                        Responder
+                    } else {
+                        Initiator
+                    }
+                }
+            }),
+            _ => None,
         }
     }
 
@@ -248,6 +308,10 @@ impl PairingLog {
             | SmpPdu::KeypressNotification { .. }
             | SmpPdu::Unknown { .. } => {}
         }
+        if let Some(code) = key_code(pdu) {
+            self.last_key = Some((sender, code));
+        }
+        self.last_sender = Some(sender);
         self.last_packet = packet;
         self.last_time_ns = time_ns;
         true
@@ -801,10 +865,7 @@ impl PairingLog {
         }) else {
             return String::new();
         };
-        let other = match owner {
-            Role::Initiator => Role::Responder,
-            Role::Responder => Role::Initiator,
-        };
+        let other = other_role(owner);
         let used = if shown_by == Some(owner) {
             "displayed"
         } else {
@@ -869,6 +930,25 @@ impl PairingLog {
             .collect();
         packets.sort_unstable();
         packets
+    }
+}
+
+fn other_role(role: Role) -> Role {
+    match role {
+        Role::Initiator => Role::Responder,
+        Role::Responder => Role::Initiator,
+    }
+}
+
+/// The code of a key distribution command.
+fn key_code(pdu: &SmpPdu) -> Option<u8> {
+    match pdu {
+        SmpPdu::EncryptionInformation { .. } => Some(0x06),
+        SmpPdu::CentralIdentification { .. } => Some(0x07),
+        SmpPdu::IdentityInformation { .. } => Some(0x08),
+        SmpPdu::IdentityAddressInformation(_) => Some(0x09),
+        SmpPdu::SigningInformation { .. } => Some(0x0a),
+        _ => None,
     }
 }
 
