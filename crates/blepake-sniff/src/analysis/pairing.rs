@@ -229,8 +229,7 @@ impl PairingLog {
                         self.method(),
                         Some((Method::JustWorks | Method::NumericComparison, _))
                     );
-                let answers =
-                    filled(INITIATOR_CONFIRM) && !(RESPONDER_CONFIRM..4).any(|slot| filled(slot));
+                let answers = filled(INITIATOR_CONFIRM) && !(RESPONDER_CONFIRM..4).any(&filled);
                 first_or_second(responder_only || answers)
             }
             0x04 => first_or_second(filled(INITIATOR_RANDOM) && !filled(RESPONDER_RANDOM)),
