@@ -106,7 +106,9 @@ pub struct ConfirmSearch {
     p2: Key128,
     random: Key128,
     confirm: Key128,
-    sbox: [u8; 256],
+    /// The S-box placed in each octet of a word, so that a key schedule step is
+    /// four lookups and XORs: `sbox_at[k][b]` is S(b) << 8k.
+    sbox_at: [[u32; 256]; 4],
 }
 
 /// Round constants of the AES-128 key schedule (FIPS 197 §5.2).
@@ -137,92 +139,95 @@ fn aes_sbox() -> [u8; 256] {
     })
 }
 
+// Blocks and words are handled as integers whose least significant octet is
+// the block's or word's first (the order they sit in memory): loading and
+// storing them then costs no byte swap.
+fn value(block: &[u8; 16]) -> u128 {
+    u128::from_le_bytes(*block)
+}
+
+fn block(value: u128) -> Block {
+    Block::from(value.to_le_bytes())
+}
+
 impl ConfirmSearch {
     pub fn new(random: Key128, p1: Key128, p2: Key128, confirm: Key128) -> ConfirmSearch {
+        let sbox = aes_sbox();
         ConfirmSearch {
-            first_block: u128::from_be_bytes(random) ^ u128::from_be_bytes(p1),
+            first_block: value(&random) ^ value(&p1),
             p1,
             p2,
             random,
             confirm,
-            sbox: aes_sbox(),
+            sbox_at: std::array::from_fn(|k| {
+                std::array::from_fn(|b| u32::from(sbox[b]) << (8 * k))
+            }),
         }
+    }
+
+    /// Column `c` of SubBytes then ShiftRows of `state`.
+    fn sub_shift_column(&self, state: &Block, c: usize) -> u32 {
+        let [at0, at8, at16, at24] = &self.sbox_at;
+        let octet = |row: usize| usize::from(state[SHIFT_ROWS[4 * c + row]]);
+        at0[octet(0)] ^ at8[octet(1)] ^ at16[octet(2)] ^ at24[octet(3)]
     }
 
     /// SubBytes then ShiftRows: the last AES round before its round key.
     fn sub_shift(&self, state: &Block) -> u128 {
-        u128::from_be_bytes(std::array::from_fn(|i| {
-            self.sbox[usize::from(state[SHIFT_ROWS[i]])]
-        }))
+        (0..4).fold(0, |all, c| {
+            all | u128::from(self.sub_shift_column(state, c)) << (32 * c)
+        })
     }
 
     /// The round keys of the TKs of passkeys `first..first + 8`, by round.
-    fn round_keys(&self, first: u32) -> [Block8; 11] {
-        let sbox = &self.sbox;
-        let mut keys = [Block8::default(); 11];
-        // A TK's words, most significant first: 0, 0, 0, passkey.
-        let mut words = [[0u32; LANES]; 4];
+    fn round_keys(&self, first: u32, keys: &mut [Block8; 11]) {
+        let [at0, at8, at16, at24] = &self.sbox_at;
         for (lane, key) in keys[0].iter_mut().enumerate() {
-            words[3][lane] = first + lane as u32;
             *key = Block::from(tk_from_passkey(first + lane as u32));
         }
-        for (round, rcon) in RCON.iter().enumerate() {
-            for lane in 0..LANES {
-                let [a, b, c, d] = words[3][lane].to_be_bytes();
-                let rot_sub = u32::from_be_bytes([
-                    sbox[usize::from(b)] ^ rcon,
-                    sbox[usize::from(c)],
-                    sbox[usize::from(d)],
-                    sbox[usize::from(a)],
-                ]);
-                words[0][lane] ^= rot_sub;
-                words[1][lane] ^= words[0][lane];
-                words[2][lane] ^= words[1][lane];
-                words[3][lane] ^= words[2][lane];
-                let key = (u128::from(words[0][lane]) << 96)
-                    | (u128::from(words[1][lane]) << 64)
-                    | (u128::from(words[2][lane]) << 32)
-                    | u128::from(words[3][lane]);
-                keys[round + 1][lane] = Block::from(key.to_be_bytes());
+        for (round, &rcon) in RCON.iter().enumerate() {
+            let (done, next) = keys.split_at_mut(round + 1);
+            for (previous, key) in done[round].iter().zip(next[0].iter_mut()) {
+                let previous = value(&(*previous).into());
+                // RotWord then SubWord of the last word: octets a b c d -> S(b) S(c) S(d) S(a).
+                let [a, b, c, d] = ((previous >> 96) as u32).to_le_bytes();
+                let rot_sub = at0[usize::from(b)]
+                    ^ at8[usize::from(c)]
+                    ^ at16[usize::from(d)]
+                    ^ at24[usize::from(a)]
+                    ^ u32::from(rcon);
+                // Word i of the next key is rot_sub XOR words 0 to i of this one.
+                let prefix = previous ^ previous << 32 ^ previous << 64 ^ previous << 96;
+                let pair = u64::from(rot_sub) << 32 | u64::from(rot_sub);
+                *key = block(prefix ^ (u128::from(pair) << 64 | u128::from(pair)));
             }
         }
-        keys
     }
 
-    /// The lowest of passkeys `first..first + 8` whose TK gives the confirm value.
-    fn find_in_lanes(&self, first: u32) -> Option<u32> {
-        let keys = self.round_keys(first);
-        let key = |round: usize, lane: usize| u128::from_be_bytes(keys[round][lane].into());
+    /// The lowest of passkeys `first..first + 8` whose TK gives the confirm
+    /// value; `keys` is room for their round keys.
+    fn find_in_lanes(&self, first: u32, keys: &mut [Block8; 11]) -> Option<u32> {
+        self.round_keys(first, keys);
+        let key = |round: usize, lane: usize| value(&keys[round][lane].into());
         let mut state = Block8::default();
-        for (lane, block) in state.iter_mut().enumerate() {
-            *block = Block::from((self.first_block ^ key(0, lane)).to_be_bytes());
+        for (lane, lane_state) in state.iter_mut().enumerate() {
+            *lane_state = block(self.first_block ^ key(0, lane));
         }
         for round_keys in &keys[1..10] {
             cipher_round_par(&mut state, round_keys);
         }
         // First block's ciphertext, XOR p2, XOR round key 0 of the second encryption.
-        let p2 = u128::from_be_bytes(self.p2);
-        for (lane, block) in state.iter_mut().enumerate() {
-            let next = self.sub_shift(block) ^ key(10, lane) ^ p2 ^ key(0, lane);
-            *block = Block::from(next.to_be_bytes());
+        let p2 = value(&self.p2);
+        for (lane, lane_state) in state.iter_mut().enumerate() {
+            *lane_state = block(self.sub_shift(lane_state) ^ key(10, lane) ^ p2 ^ key(0, lane));
         }
         for round_keys in &keys[1..10] {
             cipher_round_par(&mut state, round_keys);
         }
-        let wanted = u32::from_be_bytes([
-            self.confirm[0],
-            self.confirm[1],
-            self.confirm[2],
-            self.confirm[3],
-        ]);
+        // The first column of the last round, against the confirm's first 4 octets.
+        let wanted = value(&self.confirm) as u32;
         (0..LANES)
-            .filter(|&lane| {
-                let block = &state[lane];
-                let head = u32::from_be_bytes(std::array::from_fn(|i| {
-                    self.sbox[usize::from(block[SHIFT_ROWS[i]])]
-                }));
-                head ^ (key(10, lane) >> 96) as u32 == wanted
-            })
+            .filter(|&lane| self.sub_shift_column(&state[lane], 0) ^ key(10, lane) as u32 == wanted)
             .map(|lane| first + lane as u32)
             .find(|&p| self.matches(&tk_from_passkey(p)))
     }
@@ -237,9 +242,10 @@ impl TkSearch for ConfirmSearch {
     fn find(&self, passkeys: Range<u32>) -> Option<u32> {
         let whole = passkeys.len() as u32 / LANES as u32 * LANES as u32;
         let lanes_end = passkeys.start + whole;
+        let mut keys = [Block8::default(); 11];
         (passkeys.start..lanes_end)
             .step_by(LANES)
-            .find_map(|first| self.find_in_lanes(first))
+            .find_map(|first| self.find_in_lanes(first, &mut keys))
             .or_else(|| (lanes_end..passkeys.end).find(|&p| self.matches(&tk_from_passkey(p))))
     }
 }
