@@ -325,6 +325,10 @@ mod tests {
         tks: &[],
     };
 
+    fn crack_of(path: &Path, keys: &Keys<'_>) -> Outcome {
+        run(path, keys, true, false, ColorChoice::Never, render::keys)
+    }
+
     fn ltks(ltks: &[String]) -> Keys<'_> {
         Keys { ltks, tks: &[] }
     }
@@ -425,37 +429,14 @@ mod tests {
     fn crack_lists_keys_and_decrypted_pdus_and_takes_an_ltk() {
         let path = capture("crackle/known_ltk.pcap");
         let ltk = ["7f62c053f104a5bbe68b1d896a2ed49c".to_string()];
-        let text = run(
-            &path,
-            &ltks(&ltk),
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        )
-        .output
-        .unwrap();
+        let text = crack_of(&path, &ltks(&ltk)).output.unwrap();
         assert!(text.contains("decrypted 7 of 7 encrypted PDUs"), "{text}");
         assert!(!text.contains("hint"), "{text}");
         assert!(text.contains("ATT_READ_BY_TYPE_RSP"), "{text}");
-        let bad = run(
-            &path,
-            &ltks(&["12".to_string()]),
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        );
+        let bad = crack_of(&path, &ltks(&["12".to_string()]));
         assert_eq!(bad.status, 2);
         // No key, then a wrong one (the right LTK with its octets reversed).
-        let none = run(
-            &path,
-            &NO_KEYS,
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        );
+        let none = crack_of(&path, &NO_KEYS);
         let text = none.output.unwrap();
         assert!(text.contains("decrypted 0 of 7"), "{text}");
         assert!(
@@ -463,14 +444,7 @@ mod tests {
             "{text}"
         );
         let reversed = ["9cd42e6a891d8be6bba504f153c0627f".to_string()];
-        let wrong = run(
-            &path,
-            &ltks(&reversed),
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        );
+        let wrong = crack_of(&path, &ltks(&reversed));
         let text = wrong.output.unwrap();
         assert!(text.contains("no --ltk given opens them"), "{text}");
     }
@@ -479,16 +453,7 @@ mod tests {
     fn crack_takes_a_legacy_oob_tk() {
         // bumble/make_captures.py: legacy OOB, TK ffeeddccbbaa99887766554433221100.
         let path = capture("bumble/bumble_legacy_oob_ok.btsnoop");
-        let crack_with = |tks: &[String]| {
-            run(
-                &path,
-                &Keys { ltks: &[], tks },
-                true,
-                false,
-                ColorChoice::Never,
-                render::keys,
-            )
-        };
+        let crack_with = |tks: &[String]| crack_of(&path, &Keys { ltks: &[], tks });
         let text = crack_with(&[]).output.unwrap();
         assert!(text.contains("give it with --tk HEX"), "{text}");
         let tk = "ffeeddccbbaa99887766554433221100".to_string();
@@ -543,14 +508,7 @@ mod tests {
             at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
         }
         let path = scratch_capture("cut.pcap", &bytes[..at + 10]);
-        let outcome = run(
-            &path,
-            &NO_KEYS,
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        );
+        let outcome = crack_of(&path, &NO_KEYS);
         let _ = std::fs::remove_file(&path);
         let text = outcome.output.unwrap();
         assert!(
