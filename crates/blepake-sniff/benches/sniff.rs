@@ -1,9 +1,14 @@
-//! Figures for the capture analyser, printed (run with `cargo bench -p blepake-sniff`):
+//! Figures for the capture analyser, printed (run with `bench/sniff`, which
+//! builds the release `blepake` first, or `cargo bench -p blepake-sniff`):
 //!
-//! 1. Throughput on a large capture built from the real ones in tests/data, and
-//!    `tshark -r FILE -2 -V > /dev/null` on the same file in the same run.
-//! 2. A full legacy TK brute force (passkeys 000000 to 999999) on one core, by
-//!    confirm value (c1) and by the MIC of the first encrypted PDU (s1, e, AES-CCM).
+//! 1. The legacy TK brute force, worst case (TK 999999): the library's c1 search
+//!    on one core and on all, one TK at a time for scale, the search by MIC; then
+//!    `blepake crack FILE` beside `crackle -i FILE` as whole processes on the same
+//!    capture, both pinned to one core with `taskset -c 0`, best of 5. crackle is
+//!    used only when present: $CRACKLE, target/crackle/crackle, or PATH.
+//! 2. Throughput on a large field-like capture built from the real ones in
+//!    tests/data: `blepake sniff FILE` (default options) beside tshark's lightest
+//!    dissecting modes and `-2 -V` on the same file in the same run.
 //!
 //! Options: `--megabytes N` (size of the large capture, default 64), `--keep`
 //! (leave it in the temporary directory and print its path).
@@ -13,7 +18,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blepake_sniff::crack::{PASSKEY_COUNT, brute_force_tk_on};
+use blepake_sniff::codec::frame::crc24;
+use blepake_sniff::codec::ll::{AdvPdu, decode_adv};
+use blepake_sniff::crack::{
+    ConfirmSearch, EachTk, PASSKEY_COUNT, brute_force_tk_on, tk_from_passkey,
+};
 use blepake_sniff::crypto::{c1_padding, c1_with_padding, ll_decrypt, s1, session_key};
 use blepake_sniff::{Options, analyse};
 
@@ -193,7 +202,7 @@ fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-fn throughput(megabytes: usize, keep: bool) {
+fn throughput(megabytes: usize, keep: bool, blepake: &str) {
     let (capture, packets) = large_capture(megabytes);
     let mb = capture.len() as f64 / 1e6;
     let path: PathBuf =
@@ -207,6 +216,7 @@ fn throughput(megabytes: usize, keep: bool) {
     let options = Options {
         ltks: Vec::new(),
         brute_force: false,
+        tks: Vec::new(),
     };
     let mut best = Duration::MAX;
     let mut connections = 0;
@@ -236,8 +246,7 @@ fn throughput(megabytes: usize, keep: bool) {
         )
     };
     // The command users run, default options (TK search on), one run each.
-    let blepake = std::env::var("BLEPAKE_BIN").unwrap_or_else(|_| "blepake".into());
-    let sniff = match time_command(&blepake, &["sniff", &file]) {
+    let sniff = match time_command(blepake, &["sniff", &file]) {
         Ok(elapsed) => {
             line("blepake sniff FILE", elapsed, None);
             Some(elapsed)
@@ -269,70 +278,239 @@ fn throughput(megabytes: usize, keep: bool) {
     }
 }
 
-/// The pairing commands and addresses of crackle's numeric_pin.pcap, with random,
-/// confirm and encrypted PDU made up so that no TK matches and all million are tried.
-fn brute_force() {
-    let preq: [u8; 7] = [0x01, 0x04, 0x00, 0x05, 0x10, 0x05, 0x07];
-    let pres: [u8; 7] = [0x02, 0x04, 0x00, 0x05, 0x10, 0x01, 0x03];
-    let initiator = [0x5c, 0xf3, 0x70, 0x73, 0x3e, 0xf4];
-    let responder = [0x69, 0x5b, 0xfb, 0x2c, 0x3f, 0xa7];
-    let random = [0x5a; 16];
-    let unreachable_confirm = [0xff; 16];
-    let (p1, p2) = c1_padding(&preq, &pres, 0, 1, &initiator, &responder);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    for threads in [1, cores] {
-        let start = Instant::now();
-        let found = brute_force_tk_on(
-            threads,
-            |tk| c1_with_padding(tk, &random, &p1, &p2) == unreachable_confirm,
-            &mut |_| {},
-        );
-        let elapsed = start.elapsed();
-        assert_eq!(found, None);
-        println!(
-            "legacy TK brute force by c1  : {PASSKEY_COUNT} TKs in {:.3} s, {:.2} M TK/s on {threads} core(s) (AES-NI: {})",
-            seconds(elapsed),
-            f64::from(PASSKEY_COUNT) / seconds(elapsed) / 1e6,
-            if std::arch::is_x86_feature_detected!("aes") {
-                "yes"
-            } else {
-                "no"
-            }
-        );
+/// crackle's numeric_pin.pcap (a legacy passkey pairing, TK 461140) with its two
+/// confirm values replaced by those of TK 999999 and the CRCs of the two edited
+/// packets recomputed: the worst case of a search from 0 up. Returns the capture
+/// and the c1 search of its pairing.
+fn worst_case_capture() -> (Vec<u8>, ConfirmSearch) {
+    let mut bytes = data("crackle/numeric_pin.pcap");
+    let mut at = 24;
+    // Where each record's PDU starts (after PPI and access address) and ends (before the CRC).
+    let mut pdus = Vec::new();
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        let ppi = usize::from(u16::from_le_bytes([bytes[at + 18], bytes[at + 19]]));
+        pdus.push(at + 16 + ppi + 4..at + 16 + len - 3);
+        at += 16 + len;
     }
-    match Command::new("crackle").arg("-h").output() {
-        Ok(_) => println!(
-            "crackle found: time `crackle -i <capture>` on a capture whose TK is 999999 beside the line above"
-        ),
-        Err(_) => println!("crackle: not found on PATH (build it from source for the comparison)"),
+    let ind = pdus
+        .iter()
+        .find_map(|r| match decode_adv(&bytes[r.clone()]) {
+            Ok(AdvPdu::ConnectInd(ind)) => Some(ind),
+            _ => None,
+        })
+        .expect("numeric_pin.pcap has a CONNECT_IND");
+    // SMP commands (an L2CAP start on CID 6) by code: where, and their parameters.
+    let smp = |bytes: &[u8], code: u8| -> Vec<(std::ops::Range<usize>, Vec<u8>)> {
+        pdus.iter()
+            .filter(|r| {
+                let p = &bytes[(*r).clone()];
+                p.len() > 6 && p[0] & 3 == 2 && p[4..6] == [6, 0] && p[6] == code
+            })
+            .map(|r| (r.clone(), bytes[r.start + 7..r.end].to_vec()))
+            .collect()
+    };
+    // 128-bit values travel least-significant octet first.
+    let value = |wire: &[u8]| -> [u8; 16] {
+        let mut v: [u8; 16] = wire.try_into().unwrap();
+        v.reverse();
+        v
+    };
+    let command = |code| -> [u8; 7] {
+        let (_, params) = &smp(&bytes, code)[0];
+        let mut wire = [code; 7];
+        wire[1..].copy_from_slice(params);
+        wire
+    };
+    let (preq, pres) = (command(1), command(2));
+    let randoms = smp(&bytes, 4);
+    let (mrand, srand) = (value(&randoms[0].1), value(&randoms[1].1));
+    let (ia, ra) = (ind.initiator, ind.advertiser);
+    let (p1, p2) = c1_padding(
+        &preq,
+        &pres,
+        u8::from(ia.random),
+        u8::from(ra.random),
+        &ia.bytes,
+        &ra.bytes,
+    );
+    let tk = tk_from_passkey(PASSKEY_COUNT - 1);
+    let confirms = smp(&bytes, 3);
+    for ((range, _), random) in confirms.iter().zip([mrand, srand]) {
+        let mut confirm = c1_with_padding(&tk, &random, &p1, &p2);
+        confirm.reverse();
+        bytes[range.start + 7..range.end].copy_from_slice(&confirm);
+        let crc = crc24(ind.crc_init, &bytes[range.clone()]);
+        bytes[range.end..range.end + 3].copy_from_slice(&crc);
     }
+    let confirm = c1_with_padding(&tk, &mrand, &p1, &p2);
+    (bytes, ConfirmSearch::new(mrand, p1, p2, confirm))
+}
 
-    let (skd_c, skd_p, iv) = ([0x87; 8], [0x86; 8], [0xea; 8]);
-    let sealed = [0x71, 0xb5, 0xac, 0xd1, 0xd8];
+/// Runs `program args` `runs` times and returns the shortest wall-clock time.
+fn best_of(runs: u32, program: &str, args: &[&str]) -> Result<Duration, String> {
+    (0..runs).try_fold(Duration::MAX, |best, _| {
+        time_command(program, args).map(|t| best.min(t))
+    })
+}
+
+/// The crackle binary: $CRACKLE, else target/crackle/crackle, else `crackle` on PATH.
+fn crackle_binary() -> Option<String> {
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/crackle/crackle");
+    let candidates = [
+        std::env::var("CRACKLE").ok(),
+        Some(default.to_string()),
+        Some("crackle".into()),
+    ];
+    candidates.into_iter().flatten().find(|path| {
+        Command::new(path)
+            .arg("-h")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    })
+}
+
+/// What a command prints, for checking that it found the TK it was timed on.
+fn output_of(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// The legacy TK brute force, worst case (TK 999999, so all million candidates
+/// are tried): the library's c1 search on one core and on all, the search by MIC,
+/// then whole processes on the same capture, `blepake crack` beside crackle
+/// (built from source, when present), both pinned to one core with taskset.
+/// crackle checks c1 for each TK (its strategy 0), as `blepake crack` does here.
+fn brute_force(blepake: &str) {
+    let (capture, search) = worst_case_capture();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let aes_ni = if std::arch::is_x86_feature_detected!("aes") {
+        "yes"
+    } else {
+        "no"
+    };
+    println!(
+        "legacy TK brute force, worst case TK 999999 (1,000,000 candidates), AES-NI: {aes_ni}"
+    );
+    for threads in [1, cores] {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let found = brute_force_tk_on(threads, &search, &mut |_| {});
+            best = best.min(start.elapsed());
+            assert_eq!(found, Some(PASSKEY_COUNT - 1));
+        }
+        println!(
+            "  library, by c1, {threads} core(s)            : {:7.3} s  {:6.1} M TK/s  (best of 5)",
+            seconds(best),
+            f64::from(PASSKEY_COUNT) / seconds(best) / 1e6,
+        );
+    }
+    // The same search one TK at a time through the aes crate's block API, for scale.
+    let one_at_a_time = EachTk(|tk: &[u8; 16]| search.matches(tk));
     let start = Instant::now();
-    let found = brute_force_tk_on(
-        1,
-        |tk| {
-            let stk = s1(tk, &random, &random);
-            ll_decrypt(
-                &session_key(&stk, &skd_c, &skd_p),
-                &iv,
-                0,
-                true,
-                0x0f,
-                &sealed,
-            )
-            .is_some()
-        },
-        &mut |_| {},
+    assert_eq!(
+        brute_force_tk_on(1, &one_at_a_time, &mut |_| {}),
+        Some(PASSKEY_COUNT - 1)
     );
     let elapsed = start.elapsed();
-    assert_eq!(found, None);
     println!(
-        "legacy TK brute force by MIC : {PASSKEY_COUNT} TKs in {:.3} s, {:.2} M TK/s on one core",
+        "  library, by c1 one TK at a time, 1 core: {:7.3} s  {:6.1} M TK/s",
+        seconds(elapsed),
+        f64::from(PASSKEY_COUNT) / seconds(elapsed) / 1e6,
+    );
+
+    let (skd_c, skd_p, iv) = ([0x87; 8], [0x86; 8], [0xea; 8]);
+    let (random, sealed) = ([0x5a; 16], [0x71, 0xb5, 0xac, 0xd1, 0xd8]);
+    let by_mic = EachTk(|tk: &[u8; 16]| {
+        let stk = s1(tk, &random, &random);
+        ll_decrypt(
+            &session_key(&stk, &skd_c, &skd_p),
+            &iv,
+            0,
+            true,
+            0x0f,
+            &sealed,
+        )
+        .is_some()
+    });
+    let start = Instant::now();
+    assert_eq!(brute_force_tk_on(1, &by_mic, &mut |_| {}), None);
+    let elapsed = start.elapsed();
+    println!(
+        "  library, by MIC (no confirm captured), 1 core: {:7.3} s  {:6.2} M TK/s",
         seconds(elapsed),
         f64::from(PASSKEY_COUNT) / seconds(elapsed) / 1e6
     );
+
+    let path = std::env::temp_dir().join(format!(
+        "blepake-sniff-tk999999-{}.pcap",
+        std::process::id()
+    ));
+    std::fs::write(&path, &capture).expect("write the worst-case capture");
+    let file = path.to_string_lossy().into_owned();
+    println!(
+        "  whole processes on {file} (numeric_pin.pcap, confirms edited for TK 999999), best of 5:"
+    );
+    let found = output_of(blepake, &["crack", "--json", &file]).contains("\"tk\": \"999999\"");
+    let pinned = |program: &str, args: &[&str]| {
+        let mut all = vec!["-c", "0", program];
+        all.extend_from_slice(args);
+        best_of(5, "taskset", &all)
+    };
+    let blepake_one = pinned(blepake, &["crack", &file]);
+    let blepake_all = best_of(5, blepake, &["crack", &file]);
+    match (&blepake_one, &blepake_all) {
+        (Ok(one), Ok(all)) => println!(
+            "    blepake crack FILE, 1 core (taskset -c 0): {:7.3} s; all {cores} cores: {:7.3} s{}",
+            seconds(*one),
+            seconds(*all),
+            if found {
+                ""
+            } else {
+                "  (did NOT report TK 999999)"
+            }
+        ),
+        (Err(e), _) | (_, Err(e)) => println!(
+            "    blepake crack FILE: not run ({e}); bench/sniff builds it and sets BLEPAKE_BIN; taskset (util-linux) pins it"
+        ),
+    }
+    match crackle_binary() {
+        None => println!(
+            "    crackle: not found ($CRACKLE, target/crackle/crackle or PATH); build it from its source (github.com/mikeryan/crackle, `make`, needs libpcap-dev) to compare"
+        ),
+        Some(crackle) => {
+            let found = output_of(&crackle, &["-i", &file]).contains("TK found: 999999");
+            match pinned(&crackle, &["-i", &file]) {
+                Ok(elapsed) => {
+                    println!(
+                        "    crackle -i FILE ({crackle}), 1 core (it has no threads): {:7.3} s{}",
+                        seconds(elapsed),
+                        if found {
+                            ""
+                        } else {
+                            "  (did NOT report TK 999999)"
+                        }
+                    );
+                    if let (Ok(one), Ok(all)) = (blepake_one, blepake_all) {
+                        println!(
+                            "    blepake crack is {:.1}x as fast as crackle on one core, {:.1}x on {cores} cores",
+                            seconds(elapsed) / seconds(one),
+                            seconds(elapsed) / seconds(all)
+                        );
+                    }
+                }
+                Err(e) => println!("    crackle -i FILE: not run ({e})"),
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&path);
 }
 
 fn main() {
@@ -344,6 +522,7 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(64);
     let keep = args.iter().any(|a| a == "--keep");
-    brute_force();
-    throughput(megabytes, keep);
+    let blepake = std::env::var("BLEPAKE_BIN").unwrap_or_else(|_| "blepake".into());
+    brute_force(&blepake);
+    throughput(megabytes, keep, &blepake);
 }

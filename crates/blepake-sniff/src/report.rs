@@ -48,6 +48,10 @@ pub struct Stats {
     pub unknown_access_address: u64,
     /// Encrypted PDUs that no known key could decrypt.
     pub undecrypted: u64,
+    /// L2CAP messages from an HCI log that records no directions (LINKTYPE
+    /// 187) whose sender neither their content nor their place in a pairing
+    /// shows (ATT above all): not analysed.
+    pub direction_unknown: u64,
 }
 
 /// A device seen advertising.
@@ -81,7 +85,11 @@ pub struct Connection {
     pub last_packet: u64,
     /// Parameters in force at the end of the capture.
     pub parameters: Option<Parameters>,
+    /// The PHY in use at the end of the capture, each way.
     pub phy: PhyPair,
+    /// The connection was made by an AUX_CONNECT_REQ (extended advertising)
+    /// sent on this PHY, and started on it.
+    pub aux_connect_phy: Option<Phy>,
     pub att_mtu: Option<u16>,
     pub features: SidePair<String>,
     pub versions: SidePair<Version>,
@@ -213,8 +221,22 @@ pub struct Pairing {
     pub passkey_gaps: Vec<usize>,
     /// Numeric comparison: the six digits both devices displayed (g2).
     pub numeric_comparison: Option<String>,
-    /// Legacy pairing: the TK as a decimal passkey, the STK (hex).
+    /// Legacy pairing: the TK as a decimal passkey, when it is one (a TK of at
+    /// most 999999, as passkey entry and Just Works use).
     pub tk: Option<String>,
+    /// The TK in hex, most-significant octet first (the form `--tk` takes).
+    pub tk_hex: Option<String>,
+    /// How the TK was found: "brute force" or "--tk".
+    pub tk_source: Option<&'static str>,
+    /// Whose Pairing Confirm proved the TK: the TK that side used. When the
+    /// pairing failed, the other side's TK (the passkey it showed) may differ.
+    pub tk_of: Option<Role>,
+    /// TKs were given with --tk and none of them matches this pairing.
+    pub given_tk_rejected: bool,
+    /// Legacy out-of-band pairing: its TK is 128 bits of OOB data, which no
+    /// brute force reaches; it is needed (--tk) for the STK and the keys.
+    pub oob_tk_needed: bool,
+    /// Legacy pairing: the STK (hex).
     pub stk: Option<String>,
     /// LE Secure Connections: the LTK derived from a known private key (hex).
     pub derived_ltk: Option<String>,

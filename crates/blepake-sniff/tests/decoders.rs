@@ -32,7 +32,8 @@ fn connect_ind_fields_match_tshark() {
     // tshark -V, le_secure_connections.pcapng frame 44.
     with_packet("crackle/le_secure_connections.pcapng", 44, |packet| {
         let packet = radio(packet);
-        assert_eq!(packet.channel, Some(0));
+        // RF channel 0 (2402 MHz) in the header: advertising channel 37.
+        assert_eq!(packet.channel, Some(37));
         let Ok(AdvPdu::ConnectInd(ind)) = decode_adv(packet.pdu) else {
             panic!("CONNECT_IND")
         };

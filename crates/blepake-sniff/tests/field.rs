@@ -16,6 +16,7 @@ fn analyse(bytes: &[u8]) -> Report {
         &blepake_sniff::Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
     )
 }
@@ -131,7 +132,13 @@ fn phy_update_with_its_instant_in_the_past_under_zeroed_crcs() {
     phy_update_93_events_late(&mut capture);
     zero_crcs_keeping_the_verdict(&mut capture);
     let report = analyse(&capture.to_bytes());
-    let found = findings(&report, "ll.instant_in_past");
+    assert_phy_update_93_events_late(&report);
+}
+
+/// The report of a capture edited by [`phy_update_93_events_late`] judges its
+/// instant against the right event.
+fn assert_phy_update_93_events_late(report: &Report) {
+    let found = findings(report, "ll.instant_in_past");
     assert_eq!(found.len(), 1, "{:#?}", report.findings);
     assert_eq!(found[0].packets, vec![CENTRAL_EMPTY_PDU as u64]);
     let event = event_of_central_empty_pdu();
@@ -143,7 +150,7 @@ fn phy_update_with_its_instant_in_the_past_under_zeroed_crcs() {
         "{}",
         found[0].cause
     );
-    assert!(findings(&report, "ll.instant_too_close").is_empty());
+    assert!(findings(report, "ll.instant_too_close").is_empty());
 }
 
 /// Every data-channel record moved to LE Coded: PHY bits 14-15 of the header
@@ -189,6 +196,53 @@ fn phy_update_with_its_instant_in_the_past_sent_over_coded() {
         "{}",
         found[0].cause
     );
+}
+
+/// The connection made by an AUX_CONNECT_REQ on LE 2M instead of a CONNECT_IND:
+/// packet 44's header moved to RF channel 10 (2422 MHz, secondary advertising
+/// channel 9), PHY 2M (flags bits 14-15 = 1), PDU type "auxiliary advertising"
+/// (bits 7-9 = 1); every data packet's PHY set to 2M as a sniffer following the
+/// connection records it; and every packet after 44 moved 1078 µs later, as the
+/// transmit window opens 2.5 ms after an AUX_CONNECT_REQ of 180 µs on 2M
+/// instead of 1.25 ms after a CONNECT_IND of 352 µs (Vol 6 Part B §4.5.3).
+fn connected_by_aux_connect_req_on_2m(capture: &mut Pcapng) {
+    let packet = capture.packet(CONNECT_IND);
+    packet.data[0] = 10;
+    let flags = packet.rf_flags();
+    packet.set_rf_flags((flags & 0x3c7f) | (1 << 14) | (1 << 7));
+    let moved_us = (2500 - 1250) - (352 - 180);
+    for (number, packet) in capture.packets().enumerate() {
+        if number + 1 > CONNECT_IND {
+            packet.timestamp += moved_us;
+        }
+        if !packet.is_advertising() {
+            let flags = packet.rf_flags();
+            packet.set_rf_flags((flags & 0x3fff) | (1 << 14));
+        }
+    }
+}
+
+#[test]
+fn a_connection_made_by_aux_connect_req_starts_on_its_phy() {
+    let mut capture = lesc();
+    connected_by_aux_connect_req_on_2m(&mut capture);
+    // And packet 62 as in phy_update_93_events_late: the event clock must follow
+    // the later first anchor to judge the instant.
+    phy_update_93_events_late(&mut capture);
+    let report = analyse(&capture.to_bytes());
+    let conn = &report.connections[0];
+    assert_eq!(
+        serde_json::to_value(conn.aux_connect_phy).unwrap(),
+        serde_json::json!("2M")
+    );
+    assert_eq!(
+        serde_json::to_value(&conn.phy).unwrap(),
+        serde_json::json!({"central_to_peripheral": "2M", "peripheral_to_central": "2M"})
+    );
+    let unedited = analyse_file(LESC);
+    assert_eq!(unedited.connections[0].aux_connect_phy, None);
+    assert_eq!(conn.central, unedited.connections[0].central);
+    assert_phy_update_93_events_late(&report);
 }
 
 // --- Passkey entry, OOB and numeric comparison, on Bumble's debug-key pairing
@@ -439,6 +493,7 @@ fn known_ltk_decrypted_by_sniffer(by_sniffer: usize) -> Vec<u8> {
         &blepake_sniff::Options {
             ltks: vec![common::hex(LTK)],
             brute_force: false,
+            tks: Vec::new(),
         },
     );
     let decrypted = &opened.connections[0].decrypted;
@@ -482,6 +537,7 @@ fn pdus_the_sniffer_decrypted_count_and_the_rest_decrypt_with_the_key() {
             &blepake_sniff::Options {
                 ltks: vec![common::hex("7f62c053f104a5bbe68b1d896a2ed49c")],
                 brute_force: false,
+                tks: Vec::new(),
             },
         )
     };

@@ -25,6 +25,7 @@ fn analyse_edited(bytes: &[u8]) -> Report {
         &Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
     )
 }
@@ -41,10 +42,12 @@ fn unedited_captures_raise_no_fault_findings() {
         "bumble/bumble_legacy_passkey_654321_ok.pcap",
     ] {
         let report = analyse_file(path);
-        for code in LL_FAULTS
-            .iter()
-            .chain(&["smp.timeout", "smp.link_lost", "smp.pairing_failed"])
-        {
+        for code in LL_FAULTS.iter().chain(&[
+            "smp.timeout",
+            "smp.link_lost",
+            "smp.pairing_failed",
+            "ll.connection_timeout",
+        ]) {
             assert!(
                 findings(&report, code).is_empty(),
                 "{path}: unexpected {code}"
@@ -311,22 +314,70 @@ fn pairing_failed_reason_is_reported() {
     assert!(found[0].cause.contains("responder") && found[0].cause.contains("0x04"));
 }
 
-#[test]
-fn unspecified_failure_then_connection_timeout_is_a_lost_link() {
+/// The supervision timeout of the Bumble links, 720 ms.
+const SUPERVISION_TIMEOUT_US: i64 = 720_000;
+
+/// The responder's Pairing Failed (77) made reason 0x08 (Unspecified); the
+/// initiator's HCI_Disconnect and its Command Status (78, 79) removed; the
+/// Disconnection Complete (80, now 78) made reason 0x08 (Connection Timeout)
+/// and moved to one supervision timeout after the Pairing Failed.
+fn unspecified_failure_then_connection_timeout() -> Btsnoop {
     let mut snoop = wrong_bit5();
-    // Pairing Failed reason 0x04 -> 0x08 (Unspecified); disconnection reason 0x13 -> 0x08 (Connection Timeout).
     assert_eq!(*last_byte(snoop.packet(77)), 0x04);
     *last_byte(snoop.packet(77)) = 0x08;
-    assert_eq!(*last_byte(snoop.packet(80)), 0x13);
-    *last_byte(snoop.packet(80)) = 0x08;
+    let failed_at = snoop.packet(77).timestamp_us;
+    assert_eq!(
+        snoop.packet(78).data[..3],
+        [0x01, 0x06, 0x04],
+        "HCI_Disconnect"
+    );
+    snoop.records.drain(77..79);
+    assert_eq!(*last_byte(snoop.packet(78)), 0x13);
+    *last_byte(snoop.packet(78)) = 0x08;
+    snoop.packet(78).timestamp_us = failed_at + SUPERVISION_TIMEOUT_US;
+    snoop
+}
+
+#[test]
+fn a_peers_pairing_failed_then_a_connection_timeout_are_reported_apart() {
+    let report = analyse_edited(&unspecified_failure_then_connection_timeout().to_bytes());
+    let failed = findings(&report, "smp.pairing_failed");
+    assert_eq!(failed.len(), 1, "{:#?}", report.findings);
+    assert_eq!(failed[0].packets, vec![77]);
+    assert!(
+        failed[0].cause.contains("responder") && failed[0].cause.contains("0x08: Unspecified"),
+        "{}",
+        failed[0].cause
+    );
+    let lost = findings(&report, "ll.connection_timeout");
+    assert_eq!(lost.len(), 1, "{:#?}", report.findings);
+    assert_eq!(lost[0].packets, vec![77, 78]);
+    assert!(
+        lost[0]
+            .cause
+            .contains("0.72 s after the responder (peripheral)'s Pairing Failed (packet 77")
+            && lost[0].cause.contains("did not cause it"),
+        "{}",
+        lost[0].cause
+    );
+    assert!(
+        findings(&report, "smp.link_lost").is_empty(),
+        "the peer refused before the link died"
+    );
+}
+
+#[test]
+fn a_pairing_the_link_cut_off_is_a_lost_link() {
+    let mut snoop = unspecified_failure_then_connection_timeout();
+    // As above, and the Pairing Failed (77) removed: nothing refused the pairing on the link.
+    snoop.records.remove(76);
     let report = analyse_edited(&snoop.to_bytes());
     let found = findings(&report, "smp.link_lost");
     assert_eq!(found.len(), 1, "{:#?}", report.findings);
-    assert_eq!(found[0].packets, vec![77, 80]);
-    assert!(
-        findings(&report, "smp.pairing_failed").is_empty(),
-        "a lost link, not a rejected key"
-    );
+    // The last SMP command (the initiator's Pairing Random) and the loss.
+    assert_eq!(found[0].packets, vec![75, 77]);
+    assert!(findings(&report, "smp.pairing_failed").is_empty());
+    assert!(findings(&report, "ll.connection_timeout").is_empty());
 }
 
 #[test]

@@ -283,6 +283,7 @@ fn pcapng_with_two_interfaces_unknown_blocks_and_either_byte_order() {
             &Options {
                 ltks: Vec::new(),
                 brute_force: true,
+                tks: Vec::new(),
             },
         );
         assert_eq!(report.connections.len(), 2);
@@ -317,6 +318,7 @@ fn truncated_pcap_reports_the_offset_and_keeps_the_packets_before() {
         &Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
     );
     let error = report.read_error.as_ref().expect("a read error");

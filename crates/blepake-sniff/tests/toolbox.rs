@@ -236,15 +236,49 @@ fn s1_example() {
 
 #[test]
 fn tk_brute_force_finds_the_lowest_match_on_any_number_of_threads() {
-    use blepake_sniff::crack::{brute_force_tk_on, tk_from_passkey};
+    use blepake_sniff::crack::{EachTk, brute_force_tk_on, tk_from_passkey};
     let matches =
-        |tk: &[u8; 16]| *tk == tk_from_passkey(900_000) || *tk == tk_from_passkey(777_777);
+        EachTk(|tk: &[u8; 16]| *tk == tk_from_passkey(900_000) || *tk == tk_from_passkey(777_777));
     for threads in [1, 2, 3, 8] {
         assert_eq!(
-            brute_force_tk_on(threads, matches, &mut |_| {}),
+            brute_force_tk_on(threads, &matches, &mut |_| {}),
             Some(777_777),
             "{threads}"
         );
     }
-    assert_eq!(brute_force_tk_on(4, |_| false, &mut |_| {}), None);
+    assert_eq!(
+        brute_force_tk_on(4, &EachTk(|_: &[u8; 16]| false), &mut |_| {}),
+        None
+    );
+}
+
+/// The eight-lane c1 search against c1 itself, on the specification's c1 example
+/// (Vol 3 Part H §2.2.3) with the TK of each passkey tried: in the first lane of
+/// a batch, the last lane, the unaligned tail before 1,000,000, and TK 0.
+#[test]
+fn confirm_search_agrees_with_c1() {
+    use blepake_sniff::crack::{
+        ConfirmSearch, PASSKEY_COUNT, TkSearch, brute_force_tk_on, tk_from_passkey,
+    };
+    let preq: [u8; 7] = hex("01010000100707");
+    let pres: [u8; 7] = hex("02030000080005");
+    let (ia, ra) = (hex("A1A2A3A4A5A6"), hex("B1B2B3B4B5B6"));
+    let (p1, p2) = c1_padding(&preq, &pres, 1, 0, &ia, &ra);
+    let random = hex("5783D521 56AD6F0E 6388274E C6702EE0");
+    for passkey in [0, 8, 15, 123_456, 999_999] {
+        let confirm = c1(
+            &tk_from_passkey(passkey),
+            &random,
+            &preq,
+            &pres,
+            1,
+            0,
+            &ia,
+            &ra,
+        );
+        let search = ConfirmSearch::new(random, p1, p2, confirm);
+        assert_eq!(search.find(0..PASSKEY_COUNT), Some(passkey), "{passkey}");
+        assert_eq!(search.find(passkey + 1..PASSKEY_COUNT), None, "{passkey}");
+        assert_eq!(brute_force_tk_on(2, &search, &mut |_| {}), Some(passkey));
+    }
 }

@@ -32,7 +32,12 @@ pub struct SniffArgs {
     /// Long-term key to decrypt encrypted links with, 32 hex digits as Wireshark shows them; repeatable
     #[arg(long = "ltk", value_name = "HEX")]
     pub ltks: Vec<String>,
-    /// Skip the legacy TK brute force (a second or so per pairing)
+    /// Legacy pairing TK, 32 hex digits, most significant octet first as Wireshark
+    /// shows it (the 128-bit OOB data of legacy out-of-band pairing, or a known
+    /// passkey as a number); checked against the pairing instead of a brute force; repeatable
+    #[arg(long = "tk", value_name = "HEX")]
+    pub tks: Vec<String>,
+    /// Skip the legacy TK brute force (a fraction of a second per pairing)
     #[arg(long)]
     pub no_crack: bool,
     /// Colour the terminal report
@@ -50,6 +55,11 @@ pub struct CrackArgs {
     /// Long-term key to decrypt encrypted links with, 32 hex digits; repeatable
     #[arg(long = "ltk", value_name = "HEX")]
     pub ltks: Vec<String>,
+    /// Legacy pairing TK, 32 hex digits, most significant octet first as Wireshark
+    /// shows it (the 128-bit OOB data of legacy out-of-band pairing, or a known
+    /// passkey as a number); checked against the pairing instead of a brute force; repeatable
+    #[arg(long = "tk", value_name = "HEX")]
+    pub tks: Vec<String>,
     /// Colour the terminal output
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -58,7 +68,10 @@ pub struct CrackArgs {
 pub fn sniff(args: SniffArgs) -> ExitCode {
     emit(run(
         &args.file,
-        &args.ltks,
+        &Keys {
+            ltks: &args.ltks,
+            tks: &args.tks,
+        },
         !args.no_crack,
         args.json,
         args.color,
@@ -69,7 +82,10 @@ pub fn sniff(args: SniffArgs) -> ExitCode {
 pub fn crack(args: CrackArgs) -> ExitCode {
     emit(run(
         &args.file,
-        &args.ltks,
+        &Keys {
+            ltks: &args.ltks,
+            tks: &args.tks,
+        },
         true,
         args.json,
         args.color,
@@ -110,24 +126,42 @@ fn emit(outcome: Outcome) -> ExitCode {
     ExitCode::from(outcome.status)
 }
 
+/// Keys given on the command line, as typed.
+struct Keys<'a> {
+    ltks: &'a [String],
+    tks: &'a [String],
+}
+
+/// 128-bit keys in hex, most significant octet first.
+fn parse_keys(option: &str, texts: &[String]) -> Result<Vec<[u8; 16]>, String> {
+    texts
+        .iter()
+        .map(|text| {
+            parse_hex::<16>(text)
+                .ok_or_else(|| format!("{option} {text}: expected 32 hexadecimal digits"))
+        })
+        .collect()
+}
+
 fn run(
     file: &Path,
-    ltk_args: &[String],
+    keys: &Keys<'_>,
     brute_force: bool,
     json: bool,
     color: ColorChoice,
     render: fn(&Report, &render::Style) -> String,
 ) -> Outcome {
-    let mut ltks = Vec::with_capacity(ltk_args.len());
-    for text in ltk_args {
-        match parse_hex::<16>(text) {
-            Some(key) => ltks.push(key),
-            None => {
-                return Outcome::failed(format!("--ltk {text}: expected 32 hexadecimal digits"));
-            }
-        }
-    }
-    let options = Options { ltks, brute_force };
+    let parsed =
+        parse_keys("--ltk", keys.ltks).and_then(|ltks| Ok((ltks, parse_keys("--tk", keys.tks)?)));
+    let (ltks, tks) = match parsed {
+        Ok(parsed) => parsed,
+        Err(message) => return Outcome::failed(message),
+    };
+    let options = Options {
+        ltks,
+        brute_force,
+        tks,
+    };
     let opened = std::fs::File::open(file).and_then(|f| Ok((f.metadata()?.len(), f)));
     let (size, input) = match opened {
         Ok(opened) => opened,
@@ -286,6 +320,19 @@ fn rate(per_second: f64) -> String {
 mod tests {
     use super::*;
 
+    const NO_KEYS: Keys<'static> = Keys {
+        ltks: &[],
+        tks: &[],
+    };
+
+    fn crack_of(path: &Path, keys: &Keys<'_>) -> Outcome {
+        run(path, keys, true, false, ColorChoice::Never, render::keys)
+    }
+
+    fn ltks(ltks: &[String]) -> Keys<'_> {
+        Keys { ltks, tks: &[] }
+    }
+
     fn capture(path: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../blepake-sniff/tests/data")
@@ -293,7 +340,7 @@ mod tests {
     }
 
     fn sniff_of(path: &str, json: bool, color: ColorChoice) -> Outcome {
-        run(&capture(path), &[], true, json, color, render::report)
+        run(&capture(path), &NO_KEYS, true, json, color, render::report)
     }
 
     #[test]
@@ -382,23 +429,14 @@ mod tests {
     fn crack_lists_keys_and_decrypted_pdus_and_takes_an_ltk() {
         let path = capture("crackle/known_ltk.pcap");
         let ltk = ["7f62c053f104a5bbe68b1d896a2ed49c".to_string()];
-        let text = run(&path, &ltk, true, false, ColorChoice::Never, render::keys)
-            .output
-            .unwrap();
+        let text = crack_of(&path, &ltks(&ltk)).output.unwrap();
         assert!(text.contains("decrypted 7 of 7 encrypted PDUs"), "{text}");
         assert!(!text.contains("hint"), "{text}");
         assert!(text.contains("ATT_READ_BY_TYPE_RSP"), "{text}");
-        let bad = run(
-            &path,
-            &["12".to_string()],
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        );
+        let bad = crack_of(&path, &ltks(&["12".to_string()]));
         assert_eq!(bad.status, 2);
         // No key, then a wrong one (the right LTK with its octets reversed).
-        let none = run(&path, &[], true, false, ColorChoice::Never, render::keys);
+        let none = crack_of(&path, &NO_KEYS);
         let text = none.output.unwrap();
         assert!(text.contains("decrypted 0 of 7"), "{text}");
         assert!(
@@ -406,16 +444,27 @@ mod tests {
             "{text}"
         );
         let reversed = ["9cd42e6a891d8be6bba504f153c0627f".to_string()];
-        let wrong = run(
-            &path,
-            &reversed,
-            true,
-            false,
-            ColorChoice::Never,
-            render::keys,
-        );
+        let wrong = crack_of(&path, &ltks(&reversed));
         let text = wrong.output.unwrap();
         assert!(text.contains("no --ltk given opens them"), "{text}");
+    }
+
+    #[test]
+    fn crack_takes_a_legacy_oob_tk() {
+        // bumble/make_captures.py: legacy OOB, TK ffeeddccbbaa99887766554433221100.
+        let path = capture("bumble/bumble_legacy_oob_ok.btsnoop");
+        let crack_with = |tks: &[String]| crack_of(&path, &Keys { ltks: &[], tks });
+        let text = crack_with(&[]).output.unwrap();
+        assert!(text.contains("give it with --tk HEX"), "{text}");
+        let tk = "ffeeddccbbaa99887766554433221100".to_string();
+        let text = crack_with(&[tk]).output.unwrap();
+        assert!(
+            text.contains("TK ffeeddccbbaa99887766554433221100 (--tk), STK "),
+            "{text}"
+        );
+        let bad = crack_with(&["0011".to_string()]);
+        assert_eq!(bad.status, 2);
+        assert!(bad.output.unwrap_err().contains("--tk 0011"));
     }
 
     /// A copy of a test capture, cut or rewritten, in a scratch file.
@@ -433,7 +482,7 @@ mod tests {
             std::thread::spawn(move || {
                 let outcome = run(
                     Path::new(device),
-                    &[],
+                    &NO_KEYS,
                     true,
                     false,
                     ColorChoice::Never,
@@ -459,7 +508,7 @@ mod tests {
             at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
         }
         let path = scratch_capture("cut.pcap", &bytes[..at + 10]);
-        let outcome = run(&path, &[], true, false, ColorChoice::Never, render::keys);
+        let outcome = crack_of(&path, &NO_KEYS);
         let _ = std::fs::remove_file(&path);
         let text = outcome.output.unwrap();
         assert!(
@@ -481,7 +530,14 @@ mod tests {
         // The 24-octet file header of numeric_pin.pcap alone.
         let bytes = std::fs::read(capture("crackle/numeric_pin.pcap")).unwrap();
         let path = scratch_capture("empty.pcap", &bytes[..24]);
-        let outcome = run(&path, &[], true, false, ColorChoice::Never, render::report);
+        let outcome = run(
+            &path,
+            &NO_KEYS,
+            true,
+            false,
+            ColorChoice::Never,
+            render::report,
+        );
         let _ = std::fs::remove_file(&path);
         let text = outcome.output.unwrap();
         assert!(

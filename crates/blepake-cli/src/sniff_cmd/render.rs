@@ -83,6 +83,13 @@ pub fn report(report: &Report, style: &Style) -> String {
     }
     read_error(&mut out, report, style);
     let s = &report.stats;
+    if s.direction_unknown > 0 {
+        let _ = writeln!(
+            out,
+            "  {} L2CAP messages not analysed: the log records no directions (H4, LINKTYPE 187), and their content does not show the sender (SMP and LE signalling are placed by their commands)",
+            s.direction_unknown
+        );
+    }
     if s.crc_errors + s.crc_not_checked + s.undecodable + s.retransmissions + s.undecrypted > 0 {
         let _ = writeln!(
             out,
@@ -172,9 +179,12 @@ fn connection(out: &mut String, conn: &Connection, style: &Style) {
     }
     let _ = writeln!(
         out,
-        "  PHY         central->peripheral {}, peripheral->central {}",
+        "  PHY         central->peripheral {}, peripheral->central {}{}",
         phy(conn.phy.central_to_peripheral),
-        phy(conn.phy.peripheral_to_central)
+        phy(conn.phy.peripheral_to_central),
+        conn.aux_connect_phy
+            .map(|p| format!(" (connected on {} by AUX_CONNECT_REQ)", phy(Some(p))))
+            .unwrap_or_default()
     );
     if let Some(mtu) = conn.att_mtu {
         let _ = writeln!(out, "  ATT MTU     {mtu}");
@@ -345,14 +355,35 @@ fn key_lines(p: &Pairing) -> Vec<String> {
             "numeric comparison value {value} (shown on both devices)"
         ));
     }
-    if let Some(tk) = &p.tk {
+    if let Some(tk_hex) = &p.tk_hex {
+        let whose = match (p.tk_of, p.outcome) {
+            (Some(r), Outcome::Failed) => format!(
+                ", what the {} used (its Pairing Confirm proves it; the other side's may differ)",
+                role(r)
+            ),
+            _ => String::new(),
+        };
         lines.push(format!(
-            "TK {tk}{}",
+            "TK {} ({}){whose}{}",
+            p.tk.as_ref().unwrap_or(tk_hex),
+            p.tk_source.unwrap_or("found"),
             p.stk
                 .as_ref()
                 .map(|s| format!(", STK {s}"))
                 .unwrap_or_default()
         ));
+    }
+    if p.oob_tk_needed {
+        lines.push(
+            "TK: 128 bits of out-of-band data, beyond a brute force: give it with --tk HEX (most significant octet first, as Wireshark shows it) for the STK and the keys"
+                .into(),
+        );
+    }
+    if p.given_tk_rejected {
+        lines.push(
+            "no --tk given matches this pairing's confirm value (give it most significant octet first, as Wireshark shows it)"
+                .into(),
+        );
     }
     if let Some(ltk) = &p.derived_ltk {
         lines.push(format!("LTK {ltk} (derived)"));

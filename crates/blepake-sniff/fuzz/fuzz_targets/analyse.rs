@@ -7,7 +7,7 @@ use blepake_sniff::{Options, analyse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let options = Options { ltks: vec![[0x11; 16]], brute_force: false };
+    let options = Options { ltks: vec![[0x11; 16]], brute_force: false, tks: vec![[0x22; 16]] };
     if let Ok(report) = analyse(data, &options, &mut |_| {}) {
         assert!(report.packets <= data.len() as u64);
     }

@@ -5,7 +5,7 @@ use crate::analysis::findings::{Finding, Kind};
 use crate::analysis::pairing::PairingLog;
 use crate::bytes::to_hex;
 use crate::codec::att::{AttPdu, decode_att};
-use crate::codec::frame::Direction;
+use crate::codec::frame::{Direction, Phy};
 use crate::codec::hci::error_code_name;
 use crate::codec::l2cap::{
     CID_ATT, CID_LE_SIGNALING, CID_SMP, Reassembler, Sdu, SignalingCommand, decode_signaling,
@@ -61,6 +61,8 @@ pub struct Conn {
     pub last_time_ns: i64,
     pub params: Option<LinkParams>,
     pub phy: PhyPair,
+    /// The PHY of the AUX_CONNECT_REQ that made the connection.
+    pub aux_connect_phy: Option<Phy>,
     pub mtu_requested: SidePair<u16>,
     pub features: SidePair<u64>,
     pub versions: SidePair<Version>,
@@ -71,6 +73,8 @@ pub struct Conn {
     /// Keys handed to the controller (HCI logs): STKs and LTKs in the clear.
     pub controller_keys: Vec<Key128>,
     reassembly: [Reassembler; 2],
+    /// Fragments from a log that does not record directions (LINKTYPE 187).
+    reassembly_undirected: Reassembler,
 }
 
 impl Conn {
@@ -87,6 +91,7 @@ impl Conn {
             last_time_ns: time_ns,
             params: None,
             phy: PhyPair::default(),
+            aux_connect_phy: None,
             mtu_requested: SidePair::default(),
             features: SidePair::default(),
             versions: SidePair::default(),
@@ -96,6 +101,7 @@ impl Conn {
             decrypted: Vec::new(),
             controller_keys: Vec::new(),
             reassembly: Default::default(),
+            reassembly_undirected: Reassembler::default(),
         }
     }
 
@@ -189,6 +195,46 @@ impl Conn {
             .flatten()
     }
 
+    /// Feeds one fragment whose direction the log did not record.
+    pub fn reassemble_undirected(
+        &mut self,
+        start: bool,
+        fragment: &[u8],
+        packet: u64,
+    ) -> Option<Sdu> {
+        self.reassembly_undirected
+            .push(start, fragment, packet)
+            .ok()
+            .flatten()
+    }
+
+    /// The sender of an L2CAP message whose direction the log did not record,
+    /// where its content shows it: SMP by its place in the pairing, and the LE
+    /// signalling commands only one side sends. ATT (client and server are not
+    /// tied to central and peripheral) and the rest cannot be placed.
+    pub fn sender_by_content(&self, sdu: &Sdu) -> Option<Direction> {
+        let code = *sdu.payload.first()?;
+        match sdu.cid {
+            CID_SMP => {
+                let role = match self.pairings.last() {
+                    Some(log) => log.sender_by_order(code),
+                    None => PairingLog::default().sender_by_order(code),
+                }?;
+                Some(match role {
+                    Role::Initiator => Direction::CentralToPeripheral,
+                    Role::Responder => Direction::PeripheralToCentral,
+                })
+            }
+            // Connection Parameter Update Request and Response (Vol 3 Part A §4.20, §4.21).
+            CID_LE_SIGNALING => match code {
+                0x12 => Some(Direction::PeripheralToCentral),
+                0x13 => Some(Direction::CentralToPeripheral),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Handles a complete L2CAP message.
     pub fn on_sdu(
         &mut self,
@@ -279,6 +325,7 @@ impl Conn {
             last_packet: self.last_packet,
             parameters: self.params.map(|p| p.report()),
             phy: self.phy.clone(),
+            aux_connect_phy: self.aux_connect_phy,
             att_mtu,
             features: SidePair {
                 central: self.features.central.map(|f| format!("{f:016x}")),

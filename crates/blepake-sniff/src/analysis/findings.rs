@@ -24,6 +24,7 @@ pub enum Kind {
     PairingFailed,
     SmpTimeout,
     LinkLostDuringPairing,
+    ConnectionTimeout,
     JustWorks,
     DebugKey,
     LegacyPairing,
@@ -113,6 +114,12 @@ impl Kind {
                 Severity::Error,
                 "The radio link was lost (supervision timeout, 0x08) in the middle of pairing: the keys were not rejected. Move the devices closer, check interference and the supervision timeout, and pair again.",
                 "Core Vol 6 Part B §4.5.2; Vol 3 Part H §3.5.5",
+            ),
+            Kind::ConnectionTimeout => (
+                "ll.connection_timeout",
+                Severity::Error,
+                "The link was lost apart from the pairing: the Pairing Failed and its reason say why pairing stopped; fix that first. The loss itself (no packet heard for the supervision timeout) comes from range, interference or a peer that stopped answering.",
+                "Core Vol 6 Part B §4.5.2",
             ),
             Kind::JustWorks => (
                 "smp.just_works",

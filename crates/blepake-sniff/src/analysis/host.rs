@@ -44,6 +44,9 @@ impl Controller {
 #[derive(Default)]
 pub struct Host {
     controllers: HashMap<u16, Controller>,
+    /// L2CAP messages from a log without directions whose sender their
+    /// content does not show: not analysed.
+    pub direction_unknown: u64,
 }
 
 fn phy_from_hci(code: u8) -> Option<Phy> {
@@ -94,18 +97,27 @@ impl Host {
                 let Some(&(index, role)) = controller.handles.get(&fragment.handle) else {
                     return Ok(());
                 };
-                let Some(outgoing) = packet
-                    .direction
-                    .map(|d| d == HciDirection::HostToController)
-                else {
-                    return Ok(());
-                };
-                let direction = air_direction(role, outgoing);
                 let conn = &mut conns[index];
                 conn.touch(number, time_ns);
                 let start = fragment.boundary == AclBoundary::First;
-                if let Some(sdu) = conn.reassemble(direction, start, fragment.data, number) {
-                    conn.on_sdu(direction, &sdu, time_ns, findings);
+                match packet.direction {
+                    Some(d) => {
+                        let direction = air_direction(role, d == HciDirection::HostToController);
+                        if let Some(sdu) = conn.reassemble(direction, start, fragment.data, number)
+                        {
+                            conn.on_sdu(direction, &sdu, time_ns, findings);
+                        }
+                    }
+                    // H4 without directions (LINKTYPE 187): the content may say who sent it.
+                    None => {
+                        if let Some(sdu) = conn.reassemble_undirected(start, fragment.data, number)
+                        {
+                            match conn.sender_by_content(&sdu) {
+                                Some(direction) => conn.on_sdu(direction, &sdu, time_ns, findings),
+                                None => self.direction_unknown += 1,
+                            }
+                        }
+                    }
                 }
             }
             HciKind::Sco | HciKind::Iso => {}

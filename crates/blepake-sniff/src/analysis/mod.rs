@@ -14,7 +14,7 @@ use std::io::Read;
 
 use crate::bytes::to_hex;
 use crate::capture::{CaptureReader, Frame, ReadError};
-use crate::codec::frame::{Direction, Packet, RadioClock, RadioPacket, crc24, decode_frame};
+use crate::codec::frame::{Direction, Packet, Phy, RadioClock, RadioPacket, crc24, decode_frame};
 use crate::codec::l2cap::Sdu;
 use crate::codec::ll::{
     ADVERTISING_CRC_INIT, AdvPdu, Llid, decode_adv, decode_control, decode_data, local_name,
@@ -36,6 +36,9 @@ pub struct Options {
     pub ltks: Vec<Key128>,
     /// Brute-force legacy TKs (up to a million AES computations per pairing).
     pub brute_force: bool,
+    /// Legacy TKs to check instead (most-significant octet first, as Wireshark
+    /// shows them): the 128-bit TK of OOB pairing, or a known passkey.
+    pub tks: Vec<Key128>,
 }
 
 /// Progress of a long analysis, for a progress bar.
@@ -191,8 +194,10 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             let mut conn = Conn::new(id, Source::Radio, frame.number, time_ns);
             conn.access_address = Some(aa);
             self.conns.push(conn);
-            self.links
-                .insert(aa, RadioLink::new(id, None, EventClock::new(None, None, 0)));
+            self.links.insert(
+                aa,
+                RadioLink::new(id, None, EventClock::new(None, None, 0, 0)),
+            );
         }
         let crc_init = self.links.get(&aa).and_then(|link| link.crc_init);
         let crc_ok = self.crc_accepted(packet, crc_init);
@@ -364,10 +369,24 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     timeout: ind.timeout,
                 };
                 conn.set_params(params, frame.number, &mut self.findings);
+                // The same PDU on a secondary channel is AUX_CONNECT_REQ: the
+                // connection starts on the PHY it was sent on (Vol 6 Part B §4.5.3).
+                let aux_phy = packet
+                    .is_secondary_advertising()
+                    .then(|| packet.phy.unwrap_or(Phy::Le1M));
+                if let Some(phy) = aux_phy {
+                    conn.aux_connect_phy = Some(phy);
+                    conn.phy.central_to_peripheral = Some(phy);
+                    conn.phy.peripheral_to_central = Some(phy);
+                }
                 self.conns.push(conn);
-                // CONNECT_IND lasts 352 µs on LE 1M; the transmit window opens 1.25 ms after it.
-                let clock =
-                    EventClock::new(Some(ind.interval), Some(time_us + 352), ind.win_offset);
+                let (duration_us, window_delay_us) = connect_timing(aux_phy);
+                let clock = EventClock::new(
+                    Some(ind.interval),
+                    Some(time_us + duration_us),
+                    window_delay_us,
+                    ind.win_offset,
+                );
                 self.links.insert(
                     ind.access_address,
                     RadioLink::new(id, Some(ind.crc_init), clock),
@@ -420,6 +439,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
                     controller_keys: &controller_keys,
                     mic_probe: None,
                     brute_force: self.options.brute_force,
+                    given_tks: &self.options.tks,
                     tk_cache: &mut self.tk_cache,
                     progress: &mut report_progress,
                 });
@@ -433,6 +453,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
         }
         self.findings
             .sort_by_key(|f| (std::cmp::Reverse(f.severity), f.packets.first().copied()));
+        self.stats.direction_unknown = self.host.direction_unknown;
         Report {
             format,
             link_types: self.link_types,
@@ -443,6 +464,21 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             connections: self.conns.iter().map(Conn::report).collect(),
             findings: self.findings,
         }
+    }
+}
+
+/// How long the connect PDU lasts on the air and how long after it the transmit
+/// window opens (transmitWindowDelay, Vol 6 Part B §4.5.3): CONNECT_IND on LE 1M
+/// (`None`), or AUX_CONNECT_REQ on the PHY given. 34 octets of payload: 44 octets
+/// with header, access address, CRC and preamble on 1M (1 µs per bit), 45 on 2M
+/// (0.5 µs per bit); on Coded S=8, 80 µs preamble, 256 µs access address, 16 + 24
+/// µs CI and TERM1, 39 octets at 8 µs per bit and 24 µs TERM2.
+fn connect_timing(aux_phy: Option<Phy>) -> (i64, i64) {
+    match aux_phy {
+        None => (352, 1250),
+        Some(Phy::Le1M) => (352, 2500),
+        Some(Phy::Le2M) => (180, 2500),
+        Some(Phy::LeCoded) => (80 + 256 + 16 + 24 + 39 * 64 + 24, 3750),
     }
 }
 
@@ -478,6 +514,7 @@ fn key_candidates(
             controller_keys: &[],
             mic_probe: Some(MicProbe { check: &check }),
             brute_force: options.brute_force,
+            given_tks: &options.tks,
             tk_cache,
             progress: &mut report_progress,
         });

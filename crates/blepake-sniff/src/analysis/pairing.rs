@@ -9,7 +9,8 @@ use crate::bytes::to_hex;
 use crate::codec::ll::Address;
 use crate::codec::smp::{PairingFeatures, SmpPdu, failure_reason, io_capability_name};
 use crate::crack::{
-    KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, round_bits, tk_from_passkey,
+    ConfirmSearch, EachTk, KnownBits, LegacyExchange, PasskeyRound, brute_force_tk, passkey_of,
+    round_bits, tk_from_passkey,
 };
 use crate::crypto::{DEBUG_PRIVATE_KEY, DEBUG_PUBLIC_X, Key128, f5, f6, g2, p256_dhkey};
 use crate::report::{self, DistributedKey, LearnedBits, Method, Outcome, PairingFailure, Role};
@@ -99,15 +100,43 @@ pub struct CrackContext<'a> {
     pub controller_keys: &'a [Key128],
     pub mic_probe: Option<MicProbe<'a>>,
     pub brute_force: bool,
+    /// TKs the user gave (most-significant octet first): checked instead of a
+    /// brute force, and the only way to the keys of legacy OOB pairing.
+    pub given_tks: &'a [Key128],
     /// TKs already found for identical exchanges: a capture that repeats a
     /// pairing (same commands, confirm and random values) is searched once.
     pub tk_cache: &'a mut HashMap<LegacyExchange, Option<u32>>,
     pub progress: &'a mut dyn FnMut(u64),
 }
 
+/// How a legacy pairing's TK was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TkFound {
+    BruteForce,
+    Given,
+}
+
+/// What proves a legacy TK candidate right.
+enum TkProof<'c> {
+    /// One side's confirm value and random: that side's TK (initiator when true).
+    Confirm(Box<ConfirmSearch>, bool),
+    /// The STK the host gave its controller (a host log): STK = s1(TK, Srand, Mrand).
+    ControllerStk,
+    /// The MIC of the first encrypted PDU under the STK.
+    Mic(&'c MicProbe<'c>),
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Recovered {
-    pub tk: Option<u32>,
+    /// Legacy pairing: the TK, how it was found, and when a confirm value
+    /// proved it, whose (the initiator's when true): in a failed pairing the
+    /// two sides may have used different TKs.
+    pub tk: Option<(Key128, TkFound)>,
+    pub tk_of_initiator: Option<bool>,
+    /// TKs were given but none matches this pairing.
+    pub given_tk_rejected: bool,
+    /// Legacy OOB without a given TK: 128 bits of out-of-band data, not searched.
+    pub oob_tk_needed: bool,
     pub stk: Option<Key128>,
     pub passkey: Option<u32>,
     pub passkey_rounds: usize,
@@ -151,6 +180,10 @@ pub struct PairingLog {
     public_keys: [Option<PublicKey>; 2],
     dhkey_checks: [Option<(Key128, u64)>; 2],
     pub failed: Option<(Role, u8, u64)>,
+    failed_time_ns: i64,
+    /// Who sent the last command, and the last key distributed (by whom, its code).
+    last_sender: Option<Role>,
+    last_key: Option<(Role, u8)>,
     pub distributed: Vec<DistributedKey>,
     pub first_packet: u64,
     pub last_packet: u64,
@@ -167,6 +200,62 @@ impl PairingLog {
             last_packet: packet,
             last_time_ns: time_ns,
             ..Default::default()
+        }
+    }
+
+    /// Who sent an SMP command (by its code) in a log that does not record
+    /// directions (LINKTYPE 187): the command and its place in the exchange say
+    /// it (Vol 3 Part H §2.3, Appendix C). Request, public key and DHKey check
+    /// come first from the initiator; in a round, the initiator's confirm and
+    /// random come before the responder's (in Secure Connections Just Works and
+    /// numeric comparison only the responder sends a confirm); the responder
+    /// distributes its keys before the initiator, each in ascending code order;
+    /// Pairing Failed answers the last command, so comes from the side that did
+    /// not send it. Keypress notifications cannot be placed.
+    pub fn sender_by_order(&self, code: u8) -> Option<Role> {
+        use Role::{Initiator, Responder};
+        let first_or_second =
+            |first_sent: bool| Some(if first_sent { Responder } else { Initiator });
+        let round = self.rounds.last();
+        let filled = |slot: usize| round.is_some_and(|r| r.slots[slot].is_some());
+        match code {
+            0x01 => Some(Initiator),
+            0x02 | 0x0b => Some(Responder),
+            0x0c => first_or_second(self.public_keys[0].is_some()),
+            0x0d => first_or_second(self.dhkey_checks[0].is_some()),
+            0x03 => {
+                let responder_only = self.secure_connections()
+                    && matches!(
+                        self.method(),
+                        Some((Method::JustWorks | Method::NumericComparison, _))
+                    );
+                let answers = filled(INITIATOR_CONFIRM) && !(RESPONDER_CONFIRM..4).any(&filled);
+                first_or_second(responder_only || answers)
+            }
+            0x04 => first_or_second(filled(INITIATOR_RANDOM) && !filled(RESPONDER_RANDOM)),
+            0x05 => self.last_sender.map(other_role),
+            0x06..=0x0a => Some(match self.last_key {
+                Some((sender, last)) if code > last => sender,
+                Some((sender, _)) => other_role(sender),
+                None => {
+                    // Key distribution bits EncKey (1), IdKey (2), SignKey (4); in
+                    // Secure Connections the LTK is not sent, so EncKey gives no command.
+                    let with_commands = if self.secure_connections() {
+                        0b110
+                    } else {
+                        0b111
+                    };
+                    let responder_sends = self
+                        .response
+                        .is_some_and(|(rsp, _)| rsp.responder_keys & with_commands != 0);
+                    if responder_sends {
+                        Responder
+                    } else {
+                        Initiator
+                    }
+                }
+            }),
+            _ => None,
         }
     }
 
@@ -192,7 +281,10 @@ impl PairingLog {
                 })
             }
             SmpPdu::PairingDhKeyCheck(value) => self.dhkey_checks[side] = Some((*value, packet)),
-            SmpPdu::PairingFailed { reason } => self.failed = Some((sender, *reason, packet)),
+            SmpPdu::PairingFailed { reason } => {
+                self.failed = Some((sender, *reason, packet));
+                self.failed_time_ns = time_ns;
+            }
             SmpPdu::EncryptionInformation { ltk } => {
                 self.distribute(sender, packet, "ltk", to_hex(ltk))
             }
@@ -215,6 +307,10 @@ impl PairingLog {
             | SmpPdu::KeypressNotification { .. }
             | SmpPdu::Unknown { .. } => {}
         }
+        if let Some(code) = key_code(pdu) {
+            self.last_key = Some((sender, code));
+        }
+        self.last_sender = Some(sender);
         self.last_packet = packet;
         self.last_time_ns = time_ns;
         true
@@ -326,41 +422,53 @@ impl PairingLog {
         let Some(exchange) = self.legacy_exchange(ctx) else {
             return recovered;
         };
-        if !ctx.brute_force {
-            return recovered;
-        }
-        let progress = &mut *ctx.progress;
-        recovered.tk = if let Some(check) = exchange.confirm_check() {
-            *ctx.tk_cache
-                .entry(exchange.clone())
-                .or_insert_with(|| brute_force_tk(check, progress))
-        } else if exchange.mrand.is_some()
-            && exchange.srand.is_some()
-            && !ctx.controller_keys.is_empty()
-        {
-            // A host log shows the STK given to the controller: STK = s1(TK, Srand, Mrand).
-            brute_force_tk(
-                |tk| {
-                    exchange
-                        .stk(tk)
-                        .is_some_and(|stk| ctx.controller_keys.contains(&stk))
-                },
-                progress,
-            )
-        } else if let (Some(probe), true) = (
-            &ctx.mic_probe,
-            exchange.mrand.is_some() && exchange.srand.is_some(),
-        ) {
-            brute_force_tk(
-                |tk| exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk)),
-                progress,
-            )
+        let randoms = exchange.mrand.is_some() && exchange.srand.is_some();
+        let proof = if let Some((search, initiators)) = exchange.confirm_search() {
+            Some(TkProof::Confirm(Box::new(search), initiators))
+        } else if randoms && !ctx.controller_keys.is_empty() {
+            Some(TkProof::ControllerStk)
+        } else if let (Some(probe), true) = (&ctx.mic_probe, randoms) {
+            Some(TkProof::Mic(probe))
         } else {
             None
         };
-        recovered.stk = recovered
-            .tk
-            .and_then(|tk| exchange.stk(&tk_from_passkey(tk)));
+        let proves = |tk: &Key128| match &proof {
+            Some(TkProof::Confirm(search, _)) => search.matches(tk),
+            Some(TkProof::ControllerStk) => exchange
+                .stk(tk)
+                .is_some_and(|stk| ctx.controller_keys.contains(&stk)),
+            Some(TkProof::Mic(probe)) => exchange.stk(tk).is_some_and(|stk| (probe.check)(&stk)),
+            None => false,
+        };
+        let oob = self
+            .method()
+            .is_some_and(|(method, _)| method == Method::Oob);
+        if !ctx.given_tks.is_empty() {
+            // A given TK is taken as it is only where nothing in the capture can check it.
+            let found = match proof {
+                Some(_) => ctx.given_tks.iter().find(|tk| proves(tk)),
+                None => ctx.given_tks.first(),
+            };
+            recovered.tk = found.map(|&tk| (tk, TkFound::Given));
+            recovered.given_tk_rejected = found.is_none();
+        } else if oob {
+            recovered.oob_tk_needed = true;
+        } else if ctx.brute_force {
+            let progress = &mut *ctx.progress;
+            let passkey = match &proof {
+                Some(TkProof::Confirm(search, _)) => *ctx
+                    .tk_cache
+                    .entry(exchange.clone())
+                    .or_insert_with(|| brute_force_tk(search.as_ref(), progress)),
+                Some(_) => brute_force_tk(&EachTk(proves), progress),
+                None => None,
+            };
+            recovered.tk = passkey.map(|p| (tk_from_passkey(p), TkFound::BruteForce));
+        }
+        if let (Some(_), Some(TkProof::Confirm(_, initiators))) = (recovered.tk, &proof) {
+            recovered.tk_of_initiator = Some(*initiators);
+        }
+        recovered.stk = recovered.tk.and_then(|(tk, _)| exchange.stk(&tk));
         recovered
     }
 
@@ -565,7 +673,24 @@ impl PairingLog {
             }),
             passkey_gaps: recovered.passkey_gaps.clone(),
             numeric_comparison: recovered.numeric_comparison.map(|v| format!("{v:06}")),
-            tk: recovered.tk.map(|tk| format!("{tk:06}")),
+            tk: recovered
+                .tk
+                .and_then(|(tk, _)| passkey_of(&tk))
+                .map(|p| format!("{p:06}")),
+            tk_hex: recovered.tk.map(|(tk, _)| to_hex(&tk)),
+            tk_source: recovered.tk.map(|(_, found)| match found {
+                TkFound::BruteForce => "brute force",
+                TkFound::Given => "--tk",
+            }),
+            tk_of: recovered.tk_of_initiator.map(|initiator| {
+                if initiator {
+                    Role::Initiator
+                } else {
+                    Role::Responder
+                }
+            }),
+            given_tk_rejected: recovered.given_tk_rejected,
+            oob_tk_needed: recovered.oob_tk_needed,
             stk: recovered.stk.map(|k| to_hex(&k)),
             derived_ltk: recovered.derived_ltk.map(|k| to_hex(&k)),
             distributed: self.distributed.clone(),
@@ -583,25 +708,20 @@ impl PairingLog {
         let mut out = Vec::new();
         let id = Some(connection);
         let outcome = self.outcome();
-        let link_lost = disconnect.filter(|&(_, reason, _)| reason == 0x08);
-        const UNSPECIFIED: u8 = 0x08;
+        const CONNECTION_TIMEOUT: u8 = 0x08;
+        let link_lost = disconnect.filter(|&(_, reason, _)| reason == CONNECTION_TIMEOUT);
         match (self.failed, link_lost) {
-            (Some((_, UNSPECIFIED, _)), Some((packet, _, _))) | (None, Some((packet, _, _)))
-                if outcome != Outcome::Completed =>
-            {
-                let last = self
-                    .failed
-                    .map_or(self.last_packet, |(_, _, failed)| failed);
-                let mut packets = vec![last, packet];
+            (None, Some((packet, _, _))) if outcome != Outcome::Completed => {
+                let mut packets = vec![self.last_packet, packet];
                 packets.dedup();
                 out.push(Finding::new(
                     Kind::LinkLostDuringPairing,
                     id,
                     packets,
-                    "the link dropped with reason 0x08 (Connection Timeout) while pairing was under way; the \"unspecified\" pairing failure reports the lost link, not a rejected key".into(),
+                    "the link dropped with reason 0x08 (Connection Timeout) while pairing was under way, and no Pairing Failed was sent on it: a device that reports an \"unspecified\" pairing failure reports the lost link, not a rejected key".into(),
                 ));
             }
-            (Some((sender, reason, packet)), _) => {
+            (Some((sender, reason, packet)), loss) => {
                 out.push(
                     Finding::new(
                         Kind::PairingFailed,
@@ -615,6 +735,13 @@ impl PairingLog {
                     )
                     .with_advice(failure_advice(reason)),
                 );
+                if let Some((loss_packet, _, loss_ns)) = loss {
+                    out.push(self.loss_after_failure(
+                        connection,
+                        (sender, reason, packet),
+                        (loss_packet, loss_ns),
+                    ));
+                }
             }
             (None, _) => {
                 let idle_until = disconnect
@@ -702,21 +829,96 @@ impl PairingLog {
                 ),
             ));
         }
-        if let Some(tk) = recovered.tk {
+        if let Some((tk, TkFound::BruteForce)) = recovered.tk {
+            let tk = passkey_of(&tk).map_or_else(|| to_hex(&tk), |p| format!("{p:06}"));
+            let stk = recovered
+                .stk
+                .map(|k| format!("; STK {}", to_hex(&k)))
+                .unwrap_or_default();
             out.push(Finding::new(
                 Kind::LegacyKeysRecovered,
                 id,
                 vec![request_packet],
                 format!(
-                    "TK {tk:06} recovered by brute force{}",
-                    recovered
-                        .stk
-                        .map(|k| format!("; STK {}", to_hex(&k)))
-                        .unwrap_or_default()
+                    "TK {tk} recovered by brute force{stk}{}",
+                    self.whose_tk(&tk, shown_by)
                 ),
             ));
         }
         out
+    }
+
+    /// In a failed pairing the TK found is the one the side whose Pairing
+    /// Confirm proved it used: not necessarily the other side's passkey.
+    fn whose_tk(&self, tk: &str, shown_by: Option<Role>) -> String {
+        let (Some(recovered), Some((failed_by, reason, packet))) = (&self.recovered, self.failed)
+        else {
+            return String::new();
+        };
+        let Some(owner) = recovered.tk_of_initiator.map(|initiator| {
+            if initiator {
+                Role::Initiator
+            } else {
+                Role::Responder
+            }
+        }) else {
+            return String::new();
+        };
+        let other = other_role(owner);
+        let used = if shown_by == Some(owner) {
+            "displayed"
+        } else {
+            "entered"
+        };
+        let mut text = format!(
+            ". The pairing failed: its confirm values prove only what the {} {used} ({tk}), not the {}'s passkey",
+            role_name(owner),
+            role_name(other)
+        );
+        if failed_by == other {
+            let theirs = if shown_by == Some(other) {
+                "displayed"
+            } else {
+                "entered"
+            };
+            text += &format!(
+                "; the {} rejected it with Pairing Failed (packet {packet}, reason {reason:#04x} {}), so the passkey it {theirs} is another value, which this capture does not show",
+                role_name(other),
+                failure_reason(reason)
+            );
+        }
+        text
+    }
+
+    /// A Pairing Failed on the link and a loss of the link: separate events,
+    /// which came first and how far apart.
+    fn loss_after_failure(
+        &self,
+        connection: usize,
+        (sender, reason, packet): (Role, u8, u64),
+        (loss_packet, loss_ns): (u64, i64),
+    ) -> Finding {
+        let gap = (loss_ns - self.failed_time_ns).unsigned_abs() as f64 / 1e9;
+        let order = if loss_ns >= self.failed_time_ns {
+            format!(
+                "{gap:.2} s after the {}'s Pairing Failed (packet {packet}, reason {reason:#04x}): the pairing had already failed, so the loss did not cause it",
+                role_name(sender)
+            )
+        } else {
+            format!(
+                "{gap:.2} s before the {}'s Pairing Failed (packet {packet}, reason {reason:#04x})",
+                role_name(sender)
+            )
+        };
+        let mut packets = vec![packet, loss_packet];
+        packets.sort_unstable();
+        packets.dedup();
+        Finding::new(
+            Kind::ConnectionTimeout,
+            Some(connection),
+            packets,
+            format!("the link was lost with reason 0x08 (Connection Timeout) {order}"),
+        )
     }
 
     fn round_packets(&self) -> Vec<u64> {
@@ -727,6 +929,25 @@ impl PairingLog {
             .collect();
         packets.sort_unstable();
         packets
+    }
+}
+
+fn other_role(role: Role) -> Role {
+    match role {
+        Role::Initiator => Role::Responder,
+        Role::Responder => Role::Initiator,
+    }
+}
+
+/// The code of a key distribution command.
+fn key_code(pdu: &SmpPdu) -> Option<u8> {
+    match pdu {
+        SmpPdu::EncryptionInformation { .. } => Some(0x06),
+        SmpPdu::CentralIdentification { .. } => Some(0x07),
+        SmpPdu::IdentityInformation { .. } => Some(0x08),
+        SmpPdu::IdentityAddressInformation(_) => Some(0x09),
+        SmpPdu::SigningInformation { .. } => Some(0x0a),
+        _ => None,
     }
 }
 

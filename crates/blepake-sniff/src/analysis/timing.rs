@@ -39,18 +39,22 @@ pub struct EventClock {
 }
 
 impl EventClock {
-    /// A clock for a connection whose CONNECT_IND ended at `connect_end_us`
-    /// (None when the capture joined a connection already running).
+    /// A clock for a connection whose CONNECT_IND or AUX_CONNECT_REQ ended at
+    /// `connect_end_us` (None when the capture joined a connection already
+    /// running), its transmit window opening `window_delay_us` plus the window
+    /// offset later.
     pub fn new(
         interval_units: Option<u16>,
         connect_end_us: Option<i64>,
+        window_delay_us: i64,
         win_offset_units: u16,
     ) -> Self {
         EventClock {
             interval_us: interval_units.map(|i| i64::from(i) * 1250),
             anchor: None,
             last: None,
-            first_anchor_us: connect_end_us.map(|t| t + 1250 + i64::from(win_offset_units) * 1250),
+            first_anchor_us: connect_end_us
+                .map(|t| t + window_delay_us + i64::from(win_offset_units) * 1250),
             pending: None,
         }
     }

@@ -66,6 +66,8 @@ pub struct RadioPacket<'a> {
     pub crc: Option<[u8; 3]>,
     /// The sniffer's own verdict on the CRC, when it gives one.
     pub crc_valid: Option<bool>,
+    /// The channel index (Vol 6 Part B §1.4.1): 37 to 39 are the primary
+    /// advertising channels, 0 to 36 the data and secondary advertising ones.
     pub channel: Option<u8>,
     pub rssi: Option<i8>,
     /// Time of the packet on the sniffer's own clock, when it has one finer or
@@ -104,6 +106,14 @@ impl<'a> RadioPacket<'a> {
 
     pub fn is_advertising(&self) -> bool {
         self.access_address == ADVERTISING_ACCESS_ADDRESS
+    }
+
+    /// An advertising-channel PDU sent on a secondary advertising channel (or
+    /// on a PHY only those use): extended advertising's AUX_* PDUs.
+    pub fn is_secondary_advertising(&self) -> bool {
+        self.is_advertising()
+            && (self.channel.is_some_and(|c| c < 37)
+                || matches!(self.phy, Some(Phy::Le2M | Phy::LeCoded)))
     }
 }
 
@@ -278,7 +288,8 @@ fn le_ll_with_phdr(data: &[u8]) -> DecodeResult<RadioPacket<'_>> {
     let flags = r.u16()?;
     let phy = Phy::from_code((flags >> 14) as u8);
     let mut packet = le_packet(r.rest(), phy == Some(Phy::LeCoded))?;
-    packet.channel = Some(channel);
+    // The header gives the RF channel (2402 + 2k MHz).
+    packet.channel = (channel < 40).then(|| rf_channel_to_index(channel));
     packet.rssi = (flags & 0x0002 != 0).then_some(signal);
     // Decrypted (0x0008), MIC checked (0x1000), MIC valid (0x2000): a checked MIC
     // still follows the plaintext; a packet whose MIC failed is left as sent.

@@ -23,6 +23,7 @@ pub fn analyse_file(path: &str) -> Report {
         &Options {
             ltks: Vec::new(),
             brute_force: true,
+            tks: Vec::new(),
         },
     )
 }
