@@ -1340,14 +1340,12 @@ UART_OPEN, UART_CLOSE, UART_READ_SETUP_INFO, UART_SETUP_INFO = 0x01, 0x02, 0x03,
 UART_SUBSCRIBE, UART_INBOUND, UART_OUTBOUND = 0x05, 0x06, 0x07
 UART_BOARD_FIRST, UART_BOARD_LAST = 0x70, 0x7F
 UART_MAX_PAYLOAD = 244  # an ATT MTU of 247 less 3
-# §16.1: an encoded frame, its delimiter included, is at most 250 bytes. SPEC-GAP: type, payload
-# and CRC are at most 247 bytes, which COBS makes 248 (one code byte per run of up to 254), 249
-# with the delimiter; taken: the text's 250 for the receiver's limit, and a longer payload than
-# 244 dropped as well, so a 250-byte frame is dropped after all.
-UART_MAX_FRAME = 250
+# Type, payload and CRC are at most 247 bytes, which COBS makes 248 (one code byte per run of up
+# to 254), 249 with the delimiter (§16.1).
+UART_MAX_FRAME = 249
 UART_SETUP_INFO_LEN = 32
-# SPEC-GAP: §16 names no payload length per type beyond "empty", "32-byte" and "one value";
-# taken: a frame whose payload its type does not allow is dropped like an unknown type.
+# The payloads a sender puts in each type (§16.2). A receiver checks only the type: it ignores
+# the payload of a type whose payload is empty, and a host checks the Setup Info as §4.3 says.
 UART_PAYLOAD_LENGTHS = {
     UART_OPEN: (0, 0), UART_CLOSE: (0, 0), UART_READ_SETUP_INFO: (0, 0),
     UART_SETUP_INFO: (UART_SETUP_INFO_LEN, UART_SETUP_INFO_LEN), UART_SUBSCRIBE: (0, 0),
@@ -1443,11 +1441,9 @@ class UartReceiver:
             return None
         if len(raw) < 3 or crc16_ibm3740(raw[:-2]) != struct.unpack(">H", raw[-2:])[0]:
             return None
-        frame_type, payload = raw[0], raw[1:-2]
-        bounds = UART_PAYLOAD_LENGTHS.get(frame_type)
-        if bounds is None or not bounds[0] <= len(payload) <= bounds[1]:
+        if raw[0] not in UART_PAYLOAD_LENGTHS:
             return None
-        return frame_type, payload
+        return raw[0], raw[1:-2]
 
 
 def uart_values(frame_type, stream_bytes):
@@ -1501,9 +1497,8 @@ class UartHostLink:
                 self.closed_by_device = self.closed = True
                 if self.conn is not None:
                     self.conn.link_lost()
-            # SPEC-GAP: §16 does not say what a side does with a frame of a type meant for the
-            # other direction (here Open, Subscribe, Inbound, board frames, or an Outbound
-            # before start); taken: ignored, like an unknown type.
+            # §16.2: frames of the other direction's types are ignored, and so is an
+            # Outbound before start (the device sends none before Subscribe).
 
     def take_output(self):
         out = bytes(self._out) + (self._stream_output() if not self.closed else b"")
@@ -1537,8 +1532,8 @@ class UartDeviceLink:
                 self._out += encode_uart_frame(UART_SETUP_INFO, info.encode())
             elif UART_BOARD_FIRST <= frame_type <= UART_BOARD_LAST:
                 self.board_frames.append((frame_type - UART_BOARD_FIRST, payload))
-            # SPEC-GAP: §16 does not say what a device does with Subscribe, Inbound or Close
-            # while it has no link open (before Open, or after it sent Close); taken: ignored.
+            # §16.2: Subscribe, Inbound and Close without a link open are ignored, and so are
+            # the device's own types.
             elif self.conn is None:
                 continue
             elif frame_type == UART_SUBSCRIBE:
@@ -1556,11 +1551,12 @@ class UartDeviceLink:
         return out
 
     def _flush(self):
-        """Sends the stream once subscribed; after a session ends, its last values, then Close,
-        and forgets the link (§16.2)."""
-        if self.conn is None or not self._subscribed:
+        """Sends the stream once subscribed; after a session ends, its last values (lost if the
+        host never subscribed, as notifications are), then Close, and forgets the link (§16.2)."""
+        if self.conn is None:
             return
-        self._out += uart_values(UART_OUTBOUND, self.conn.take_output())
+        if self._subscribed:
+            self._out += uart_values(UART_OUTBOUND, self.conn.take_output())
         if self.conn.ended:
             self._out += encode_uart_frame(UART_CLOSE)
             self.conn = None
@@ -2319,7 +2315,7 @@ def test_uart_framing(t, rng):
     t.check(frames == sent and dropped == 0, "300 frames of every type round-trip, cut anywhere")
     full = encode_uart_frame(UART_INBOUND, b"\xff" * UART_MAX_PAYLOAD)
     t.check(longest <= UART_MAX_FRAME and len(full) <= UART_MAX_FRAME
-            and b"\x00" not in full[:-1], "frames are at most 250 bytes, 0x00 only at the end")
+            and b"\x00" not in full[:-1], "frames are at most 249 bytes, 0x00 only at the end")
     t.check(refuses(encode_uart_frame, UART_INBOUND, bytes(UART_MAX_PAYLOAD + 1), error=ValueError)
             and refuses(encode_uart_frame, UART_OPEN, b"\x01", error=ValueError)
             and refuses(encode_uart_frame, UART_SETUP_INFO, bytes(31), error=ValueError),
@@ -2333,8 +2329,8 @@ def test_uart_framing(t, rng):
             ("a frame that does not decode", b"\x05\x07\x00"),
             ("an unknown type", raw_uart_frame(with_crc(b"\x08abc"))),
             ("type 0", raw_uart_frame(with_crc(b"\x00abc"))),
-            ("Open with a payload", raw_uart_frame(with_crc(b"\x01\x01"))),
-            ("a 245-byte payload", raw_uart_frame(with_crc(b"\x06" + b"\x01" * 245)))):
+            ("a 245-byte payload (250 bytes encoded)",
+             raw_uart_frame(with_crc(b"\x06" + b"\x01" * 245)))):
         frames, dropped = uart_frames_of(good + bad + good, rng)
         t.check(frames == [expected, expected] and dropped == 1,
                 f"UART: {name} is dropped alone, the frames around it kept")
@@ -2349,7 +2345,7 @@ def test_uart_framing(t, rng):
     t.check(flips_caught, "UART: every single-bit error in a frame drops it")
     frames, dropped = uart_frames_of(b"\x55" * 2 * (UART_MAX_FRAME - 1) + good + good, rng)
     t.check(frames == [expected] and dropped == 1,
-            "UART: a frame past 250 bytes is dropped whole, though it ends as a good one")
+            "UART: a frame past 249 bytes is dropped whole, though it ends as a good one")
     receiver = UartReceiver()
     endless = receiver.feed(b"\x55" * 1_000_000)
     held = len(receiver._frame)
@@ -2419,6 +2415,15 @@ def test_uart_links(t, f, rng):
     frames, _ = uart_frames_of(line.take_output(), rng)
     t.check(unsubscribed == b"" and [kind for kind, _ in frames] == [UART_OUTBOUND],
             "UART: the device sends no Outbound before Subscribe")
+    line.receive(encode_uart_frame(UART_OPEN)
+                 + uart_values(UART_INBOUND, frame(PAIR_REQUEST, bytes(59))))
+    frames, _ = uart_frames_of(line.take_output(), rng)
+    line.receive(encode_uart_frame(UART_SUBSCRIBE))
+    t.check(frames == [(UART_CLOSE, b"")] and line.conn is None and not line.take_output(),
+            "UART: a session failed before Subscribe ends in Close alone")
+    line.receive(raw_uart_frame(with_crc(b"\x03\x01")))
+    t.check(uart_frames_of(line.take_output(), rng) == ([(UART_SETUP_INFO, f.info.encode())], 0),
+            "UART: a payload on a type without one is ignored")
 
     device.open_pairing_window()
     host = UartHostLink()

@@ -3,7 +3,8 @@
 firmware (firmware/qemu-m4) running under QEMU: the device side is the Rust implementation.
 
 A device provisioned here (its §5.2 record loaded into the board's flash), then, on one serial
-line with noise on it: the Setup Info read over the line and a pairing from the code, a message
+line: damaged, oversized and endless frames that the firmware must drop (one Setup Info answers
+them and a good request), the Setup Info read over the line and a pairing from the code, a message
 both ways (the firmware echoes), a Close answered by the device's Close; the button (a board
 frame) and a wrong code, refused and counted by the firmware; a resume with the bond and a
 message again. The firmware's console lines confirm what it saw. Ends with `N passed, N failed`
@@ -119,10 +120,24 @@ def scenario(board, check):
     """The checks, in order; returns nothing, raises Failed when something never came."""
     check(board.expect("status:") == "status: failures=0 locked=false bonds=0",
           "the firmware booted with the record provisioned here")
-    # Noise first: junk, a frame with a bad CRC, and 600 bytes without a delimiter.
-    board.uart.sendall(b"\x13\x37" * 10 + b"\x00"
-                       + ref.encode_uart_frame(ref.UART_OPEN)[:-2] + b"\x01\x00"
-                       + b"\x42" * 600 + b"\x00")
+    # Damaged ReadSetupInfo frames, each of which §16.1 drops, then a good one: one answer.
+    read = bytes([ref.UART_READ_SETUP_INFO])
+    crc = ref.crc16_ibm3740(read).to_bytes(2, "big")
+    long_read = read + b"\x01" * 245
+    damaged = [ref.cobs_encode(read + crc[:1] + bytes([crc[1] ^ 1])),  # a bad CRC
+               ref.cobs_encode(read + crc)[:-1],  # a byte short: does not decode
+               ref.cobs_encode(long_read + ref.crc16_ibm3740(long_read).to_bytes(2, "big")),
+               b"\x42" * 600 + ref.cobs_encode(read + crc)]  # endless, ending as a good frame
+    board.uart.sendall(b"\x00".join(damaged) + b"\x00"
+                       + ref.encode_uart_frame(ref.UART_READ_SETUP_INFO))
+    answers = ref.UartReceiver()
+    frames = []
+    settled = time.monotonic() + 1.0  # an answer to a damaged frame would come first
+    while time.monotonic() < settled:
+        if select.select([board.uart], [], [], 0.05)[0]:
+            frames += answers.feed(board.uart.recv(4096))
+    check(frames == [(ref.UART_SETUP_INFO, INFO.encode())],
+          "damaged, 250-byte and endless frames dropped: one Setup Info for the good request")
 
     link = ref.UartHostLink()
     link.read_setup_info()
