@@ -8,7 +8,8 @@ arithmetic below is plain affine Python and NOT constant-time, and Python cannot
 Layout of this file, in protocol order:
   P-256 and SEC1 encodings · HKDF/HMAC · setup codes, Damm, Base45, Setup Info, QR payload ·
   Argon2id derivation and device record · SPAKE2+ (RFC 9383) · frames · records · alerts ·
-  host and device connections (sans-IO state machines) · self-test · command line.
+  host and device connections (sans-IO state machines) · UART framing (§16: COBS, CRC-16,
+  the host's and the device's ends of a link) · self-test · command line.
 
 Command line:
   python3 blepake_ref.py selftest
