@@ -1411,6 +1411,11 @@ class UartReceiver:
         self._overlong = False
         self.dropped = 0  # frames dropped (a count for tests and logs)
 
+    @property
+    def held(self):
+        """How many bytes of an unfinished frame it holds."""
+        return len(self._frame)
+
     def feed(self, data):
         """Returns the (type, payload) of each good frame that `data` completes."""
         frames = []
@@ -2349,7 +2354,7 @@ def test_uart_framing(t, rng):
             "UART: a frame past 249 bytes is dropped whole, though it ends as a good one")
     receiver = UartReceiver()
     endless = receiver.feed(b"\x55" * 1_000_000)
-    held = len(receiver._frame)
+    held = receiver.held
     t.check(endless == [] and held < UART_MAX_FRAME and receiver.feed(b"\x00" + good)
             == [expected] and receiver.dropped == 1,
             "UART: endless input without 0x00 is held within one frame, then skipped")

@@ -116,7 +116,7 @@ def messages(events):
     return [e[1] for e in events if e[0] == "message"]
 
 
-def scenario(board, check):
+def scenario(board, info, check):
     """The checks, in order; returns nothing, raises Failed when something never came."""
     check(board.expect("status:") == "status: failures=0 locked=false bonds=0",
           "the firmware booted with the record provisioned here")
@@ -136,13 +136,13 @@ def scenario(board, check):
     while time.monotonic() < settled:
         if select.select([board.uart], [], [], 0.05)[0]:
             frames += answers.feed(board.uart.recv(4096))
-    check(frames == [(ref.UART_SETUP_INFO, INFO.encode())],
+    check(frames == [(ref.UART_SETUP_INFO, info.encode())],
           "damaged, 250-byte and endless frames dropped: one Setup Info for the good request")
 
     link = ref.UartHostLink()
     link.read_setup_info()
     board.run(link, lambda: link.setup_info is not None)
-    check(link.setup_info == INFO.encode(), "ReadSetupInfo returns the provisioned Setup Info")
+    check(link.setup_info == info.encode(), "ReadSetupInfo returns the provisioned Setup Info")
     conn = ref.HostConnection.pair(ref.Password(code=CODE), ref.SetupInfo.decode(link.setup_info))
     conn.send(b"hello from python")
     link.start(conn)
@@ -164,7 +164,7 @@ def scenario(board, check):
     board.run(link, lambda: True)
     check(board.expect("button:") == "button: pairing window open=true",
           "the button, a board frame, opens the pairing window")
-    conn = ref.HostConnection.pair(ref.Password(code=WRONG_CODE), INFO)
+    conn = ref.HostConnection.pair(ref.Password(code=WRONG_CODE), info)
     link.start(conn)
     board.run(link, lambda: link.closed_by_device)
     check(conn.take_events() == [("failed", "sent:AuthenticationFailed")],
@@ -187,7 +187,6 @@ def scenario(board, check):
 
 
 def main():
-    global INFO
     results = []
 
     def check(condition, name):
@@ -195,14 +194,14 @@ def main():
         print(f"{'ok  ' if condition else 'FAIL'} {name}", flush=True)
 
     build_image()
-    password, INFO, record = ref.provision(CODE, memory_kib=64, iterations=1, parallelism=1)
+    _, info, record = ref.provision(CODE, memory_kib=64, iterations=1, parallelism=1)
     with tempfile.TemporaryDirectory() as work:
         record_path = os.path.join(work, "device.record")
         with open(record_path, "wb") as file:
             file.write(record.encode())
         board = Board(record_path)
         try:
-            scenario(board, check)
+            scenario(board, info, check)
         except Failed as failure:
             check(False, str(failure))
         finally:
