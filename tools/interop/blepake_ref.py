@@ -8,7 +8,8 @@ arithmetic below is plain affine Python and NOT constant-time, and Python cannot
 Layout of this file, in protocol order:
   P-256 and SEC1 encodings · HKDF/HMAC · setup codes, Damm, Base45, Setup Info, QR payload ·
   Argon2id derivation and device record · SPAKE2+ (RFC 9383) · frames · records · alerts ·
-  host and device connections (sans-IO state machines) · self-test · command line.
+  host and device connections (sans-IO state machines) · UART framing (§16: COBS, CRC-16,
+  the host's and the device's ends of a link) · self-test · command line.
 
 Command line:
   python3 blepake_ref.py selftest
@@ -17,6 +18,7 @@ Command line:
 """
 
 import argparse
+import binascii
 import collections
 import hashlib
 import hmac
@@ -1332,6 +1334,241 @@ class DeviceConnection(Connection):
 
 
 # ---------------------------------------------------------------------------------------------
+# UART framing (§16): COBS frames with a CRC-16, standing in for GATT
+# ---------------------------------------------------------------------------------------------
+
+UART_OPEN, UART_CLOSE, UART_READ_SETUP_INFO, UART_SETUP_INFO = 0x01, 0x02, 0x03, 0x04
+UART_SUBSCRIBE, UART_INBOUND, UART_OUTBOUND = 0x05, 0x06, 0x07
+UART_BOARD_FIRST, UART_BOARD_LAST = 0x70, 0x7F
+UART_MAX_PAYLOAD = 244  # an ATT MTU of 247 less 3
+# Type, payload and CRC are at most 247 bytes, which COBS makes 248 (one code byte per run of up
+# to 254), 249 with the delimiter (§16.1).
+UART_MAX_FRAME = 249
+UART_SETUP_INFO_LEN = 32
+# The payloads a sender puts in each type (§16.2). A receiver checks only the type: it ignores
+# the payload of a type whose payload is empty, and a host checks the Setup Info as §4.3 says.
+UART_PAYLOAD_LENGTHS = {
+    UART_OPEN: (0, 0), UART_CLOSE: (0, 0), UART_READ_SETUP_INFO: (0, 0),
+    UART_SETUP_INFO: (UART_SETUP_INFO_LEN, UART_SETUP_INFO_LEN), UART_SUBSCRIBE: (0, 0),
+    UART_INBOUND: (0, UART_MAX_PAYLOAD), UART_OUTBOUND: (0, UART_MAX_PAYLOAD),
+} | {board: (0, UART_MAX_PAYLOAD) for board in range(UART_BOARD_FIRST, UART_BOARD_LAST + 1)}
+
+
+def crc16_ibm3740(data):
+    """CRC-16/IBM-3740: polynomial 0x1021, initial 0xFFFF, no reflection, no final XOR; the
+    standard library's crc_hqx is exactly this CRC when started at 0xFFFF."""
+    return binascii.crc_hqx(data, 0xFFFF)
+
+
+# COBS is written out here rather than taken from a package: this reference implements every
+# wire format from the text itself, so that a reading of the text, not a library's, is tested.
+def cobs_encode(data):
+    """COBS (Cheshire and Baker, 1999): each run of up to 254 non-zero bytes gets a code byte,
+    its length + 1; a full run (code 0xFF) implies no zero after it. No delimiter."""
+    out = bytearray()
+    runs = bytes(data).split(b"\x00")
+    for index, run in enumerate(runs):
+        while len(run) >= 254:
+            out += b"\xff" + run[:254]
+            run = run[254:]
+            if not run and index == len(runs) - 1:
+                return bytes(out)  # a final full run needs no empty code after it
+        out += bytes([len(run) + 1]) + run
+    return bytes(out)
+
+
+def cobs_decode(encoded):
+    """The inverse of cobs_encode; raises ValueError when `encoded` is no COBS encoding."""
+    out = bytearray()
+    index = 0
+    while index < len(encoded):
+        code = encoded[index]
+        run = encoded[index + 1:index + code]
+        if code == 0 or len(run) != code - 1 or 0 in run:
+            raise ValueError("not a COBS encoding")
+        out += run
+        index += code
+        if code != 0xFF and index < len(encoded):
+            out.append(0)
+    return bytes(out)
+
+
+def encode_uart_frame(frame_type, payload=b""):
+    """One frame on the line: COBS(type || payload || crc, big-endian) || 0x00 (§16.1)."""
+    low, high = UART_PAYLOAD_LENGTHS[frame_type]
+    if not low <= len(payload) <= high:
+        raise ValueError(f"a payload of {len(payload)} bytes for UART frame type {frame_type:#x}")
+    body = bytes([frame_type]) + bytes(payload)
+    return cobs_encode(body + struct.pack(">H", crc16_ibm3740(body))) + b"\x00"
+
+
+class UartReceiver:
+    """Cuts the line into frames at each 0x00 and drops, without answer, every frame §16.1 says
+    to drop; holds at most one frame's bytes, however long the input runs without a 0x00."""
+
+    def __init__(self):
+        self._frame = bytearray()
+        self._overlong = False
+        self.dropped = 0  # frames dropped (a count for tests and logs)
+
+    @property
+    def held(self):
+        """How many bytes of an unfinished frame it holds."""
+        return len(self._frame)
+
+    def feed(self, data):
+        """Returns the (type, payload) of each good frame that `data` completes."""
+        frames = []
+        for byte in data:
+            if byte != 0:
+                if len(self._frame) == UART_MAX_FRAME - 1:  # the delimiter would be one past
+                    self._overlong = True
+                    self._frame.clear()
+                if not self._overlong:
+                    self._frame.append(byte)
+                continue
+            encoded, overlong = bytes(self._frame), self._overlong
+            self._frame.clear()
+            self._overlong = False
+            if not encoded and not overlong:
+                continue  # an empty frame: ignored, not counted
+            decoded = self._decode(encoded) if not overlong else None
+            if decoded is None:
+                self.dropped += 1
+            else:
+                frames.append(decoded)
+        return frames
+
+    @staticmethod
+    def _decode(encoded):
+        try:
+            raw = cobs_decode(encoded)
+        except ValueError:
+            return None
+        if len(raw) < 3 or crc16_ibm3740(raw[:-2]) != struct.unpack(">H", raw[-2:])[0]:
+            return None
+        if raw[0] not in UART_PAYLOAD_LENGTHS:
+            return None
+        return raw[0], raw[1:-2]
+
+
+def uart_values(frame_type, stream_bytes):
+    """Stream bytes as Inbound or Outbound frames of at most 244 bytes each (§16.2)."""
+    return b"".join(encode_uart_frame(frame_type, stream_bytes[i:i + UART_MAX_PAYLOAD])
+                    for i in range(0, len(stream_bytes), UART_MAX_PAYLOAD))
+
+
+class UartHostLink:
+    """The host's end of one link over the line (§16.2), sans-IO: `receive` takes line bytes,
+    `take_output` gives line bytes. It opens the link at once; `read_setup_info` asks for the
+    Setup Info (a host with only the code needs it to pair), `start` runs a HostConnection."""
+
+    def __init__(self):
+        self._receiver = UartReceiver()
+        self._out = bytearray(encode_uart_frame(UART_OPEN))
+        self.conn = None
+        self.setup_info = None  # the SetupInfo answer, once it came (raw bytes)
+        self.closed_by_device = False
+        self.closed = False
+
+    def read_setup_info(self):
+        self._out += encode_uart_frame(UART_READ_SETUP_INFO)
+
+    def start(self, conn):
+        """Subscribes, then carries `conn`'s stream as Inbound values (§2: Subscribe first)."""
+        self.conn = conn
+        self._out += encode_uart_frame(UART_SUBSCRIBE)
+
+    def board(self, command, payload=b""):
+        """A board frame (0x70 + command) for the device's firmware, e.g. its button."""
+        self._out += encode_uart_frame(UART_BOARD_FIRST + command, payload)
+
+    def close(self):
+        """Ends the link (after a Control Close, or to drop a handshake)."""
+        if not self.closed:
+            self._out += self._stream_output() + encode_uart_frame(UART_CLOSE)
+            self.closed = True
+
+    def receive(self, data):
+        for frame_type, payload in self._receiver.feed(data):
+            if self.closed:
+                return
+            if frame_type == UART_SETUP_INFO:
+                self.setup_info = payload
+            elif frame_type == UART_OUTBOUND and self.conn is not None:
+                self.conn.receive(payload)
+            elif frame_type == UART_CLOSE:
+                # The device dropped the link: to the connection, a lost link (§7.4), unless
+                # its session had ended already.
+                self.closed_by_device = self.closed = True
+                if self.conn is not None:
+                    self.conn.link_lost()
+            # §16.2: frames of the other direction's types are ignored, and so is an
+            # Outbound before start (the device sends none before Subscribe).
+
+    def take_output(self):
+        out = bytes(self._out) + (self._stream_output() if not self.closed else b"")
+        self._out = bytearray()
+        return out
+
+    def _stream_output(self):
+        return uart_values(UART_INBOUND, self.conn.take_output()) if self.conn else b""
+
+
+class UartDeviceLink:
+    """The device's end of the line (§16.2), sans-IO, for one Device: one link at a time, a new
+    Open replacing the old one (its connection sees the link lost)."""
+
+    def __init__(self, device):
+        self.device = device
+        self._receiver = UartReceiver()
+        self._out = bytearray()
+        self.conn = None
+        self._subscribed = False
+        self.board_frames = []  # (command, payload) of board frames, which blepake ignores
+
+    def receive(self, data):
+        for frame_type, payload in self._receiver.feed(data):
+            if frame_type == UART_OPEN:
+                if self.conn is not None:
+                    self.conn.link_lost()
+                self.conn, self._subscribed = self.device.connect(), False
+            elif frame_type == UART_READ_SETUP_INFO:
+                info = SetupInfo(self.device.record.device_id, self.device.record.kdf_params)
+                self._out += encode_uart_frame(UART_SETUP_INFO, info.encode())
+            elif UART_BOARD_FIRST <= frame_type <= UART_BOARD_LAST:
+                self.board_frames.append((frame_type - UART_BOARD_FIRST, payload))
+            # §16.2: Subscribe, Inbound and Close without a link open are ignored, and so are
+            # the device's own types.
+            elif self.conn is None:
+                continue
+            elif frame_type == UART_SUBSCRIBE:
+                self._subscribed = True
+            elif frame_type == UART_INBOUND:
+                self.conn.receive(payload)
+            elif frame_type == UART_CLOSE:
+                self.conn.link_lost()
+                self.conn = None
+            self._flush()
+
+    def take_output(self):
+        self._flush()
+        out, self._out = bytes(self._out), bytearray()
+        return out
+
+    def _flush(self):
+        """Sends the stream once subscribed; after a session ends, its last values (lost if the
+        host never subscribed, as notifications are), then Close, and forgets the link (§16.2)."""
+        if self.conn is None:
+            return
+        if self._subscribed:
+            self._out += uart_values(UART_OUTBOUND, self.conn.take_output())
+        if self.conn.ended:
+            self._out += encode_uart_frame(UART_CLOSE)
+            self.conn = None
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-test
 # ---------------------------------------------------------------------------------------------
 
@@ -1488,10 +1725,10 @@ def test_base45(t):
         t.check(refuses(base45_decode, bad), f"Base45 refuses {bad!r}")
 
 
-def refuses(function, *args):
+def refuses(function, *args, error=InvalidInput):
     try:
         function(*args)
-    except InvalidInput:
+    except error:
         return True
     return False
 
@@ -2022,6 +2259,200 @@ def test_refusals(t, f, rng):
                 f"{name} fails the connection without a reply")
 
 
+# COBS examples of Cheshire and Baker's encoding as the Wikipedia article on COBS lists them
+# (external values; the article's trailing 0x00 delimiter left off).
+COBS_EXAMPLES = [
+    ("00", "0101"),
+    ("0000", "010101"),
+    ("001100", "01021101"),
+    ("11220033", "0311220233"),
+    ("11223344", "0511223344"),
+    ("11000000", "0211010101"),
+    (bytes(range(1, 255)).hex(), "ff" + bytes(range(1, 255)).hex()),
+    (bytes(range(0, 255)).hex(), "01ff" + bytes(range(1, 255)).hex()),
+    (bytes(range(1, 256)).hex(), "ff" + bytes(range(1, 255)).hex() + "02ff"),
+    (bytes(range(2, 256)).hex() + "00", "ff" + bytes(range(2, 256)).hex() + "0101"),
+    (bytes(range(3, 256)).hex() + "0001", "fe" + bytes(range(3, 256)).hex() + "0201"),
+]
+
+
+def uart_frames_of(data, rng):
+    """Feeds `data` to a fresh receiver in random pieces; returns its frames and drop count."""
+    receiver = UartReceiver()
+    frames = []
+    while data:
+        cut = rng.randint(1, 40)
+        frames += receiver.feed(data[:cut])
+        data = data[cut:]
+    return frames, receiver.dropped
+
+
+def raw_uart_frame(raw):
+    """A frame of any bytes (type, payload and CRC as given), COBS-encoded and delimited."""
+    return cobs_encode(raw) + b"\x00"
+
+
+def with_crc(body):
+    return body + struct.pack(">H", crc16_ibm3740(body))
+
+
+def test_uart_framing(t, rng):
+    t.check(crc16_ibm3740(b"123456789") == 0x29B1, "CRC-16/IBM-3740 check value (§16.1)")
+    t.check(all(cobs_encode(bytes.fromhex(d)) == bytes.fromhex(e) for d, e in COBS_EXAMPLES),
+            "COBS encodes the published examples")
+    t.check(all(cobs_decode(bytes.fromhex(e)) == bytes.fromhex(d) for d, e in COBS_EXAMPLES),
+            "COBS decodes the published examples")
+    t.check(encode_uart_frame(UART_OPEN) == cobs_encode(b"\x01" + struct.pack(
+        ">H", crc16_ibm3740(b"\x01"))) + b"\x00", "Open is COBS(01 || crc, big-endian) || 00")
+
+    types = sorted(UART_PAYLOAD_LENGTHS)
+    sent, wire, longest = [], b"", 0
+    for _ in range(300):
+        frame_type = rng.choice(types)
+        low, high = UART_PAYLOAD_LENGTHS[frame_type]
+        length = rng.choice((low, high, rng.randint(low, high)))
+        zeros = rng.random()
+        payload = bytes(0 if rng.random() < zeros else rng.randint(1, 255) for _ in range(length))
+        encoded = encode_uart_frame(frame_type, payload)
+        longest = max(longest, len(encoded))
+        sent.append((frame_type, payload))
+        wire += encoded + b"\x00" * rng.choice((0, 0, 1))  # empty frames between some
+    frames, dropped = uart_frames_of(wire, rng)
+    t.check(frames == sent and dropped == 0, "300 frames of every type round-trip, cut anywhere")
+    full = encode_uart_frame(UART_INBOUND, b"\xff" * UART_MAX_PAYLOAD)
+    t.check(longest <= UART_MAX_FRAME and len(full) <= UART_MAX_FRAME
+            and b"\x00" not in full[:-1], "frames are at most 249 bytes, 0x00 only at the end")
+    t.check(refuses(encode_uart_frame, UART_INBOUND, bytes(UART_MAX_PAYLOAD + 1), error=ValueError)
+            and refuses(encode_uart_frame, UART_OPEN, b"\x01", error=ValueError)
+            and refuses(encode_uart_frame, UART_SETUP_INFO, bytes(31), error=ValueError),
+            "the encoder refuses payloads their type does not allow")
+
+    good = encode_uart_frame(UART_OUTBOUND, bytes(range(1, 40)))
+    expected = (UART_OUTBOUND, bytes(range(1, 40)))
+    for name, bad in (
+            ("a bad CRC", raw_uart_frame(with_crc(b"\x07abc")[:-1] + b"\x00")),
+            ("a frame shorter than 3 bytes", raw_uart_frame(b"\x07\x01")),
+            ("a frame that does not decode", b"\x05\x07\x00"),
+            ("an unknown type", raw_uart_frame(with_crc(b"\x08abc"))),
+            ("type 0", raw_uart_frame(with_crc(b"\x00abc"))),
+            ("a 245-byte payload (250 bytes encoded)",
+             raw_uart_frame(with_crc(b"\x06" + b"\x01" * 245)))):
+        frames, dropped = uart_frames_of(good + bad + good, rng)
+        t.check(frames == [expected, expected] and dropped == 1,
+                f"UART: {name} is dropped alone, the frames around it kept")
+    t.check(uart_frames_of(b"\x00" * 5 + good + b"\x00\x00", rng) == ([expected], 0),
+            "UART: empty frames are ignored")
+    flips_caught = True
+    for bit in range((len(good) - 1) * 8):
+        damaged = bytearray(good)
+        damaged[bit // 8] ^= 1 << (bit % 8)
+        frames, _ = uart_frames_of(bytes(damaged), rng)
+        flips_caught &= frames == []
+    t.check(flips_caught, "UART: every single-bit error in a frame drops it")
+    frames, dropped = uart_frames_of(b"\x55" * 2 * (UART_MAX_FRAME - 1) + good + good, rng)
+    t.check(frames == [expected] and dropped == 1,
+            "UART: a frame past 249 bytes is dropped whole, though it ends as a good one")
+    receiver = UartReceiver()
+    endless = receiver.feed(b"\x55" * 1_000_000)
+    held = receiver.held
+    t.check(endless == [] and held < UART_MAX_FRAME and receiver.feed(b"\x00" + good)
+            == [expected] and receiver.dropped == 1,
+            "UART: endless input without 0x00 is held within one frame, then skipped")
+
+
+def uart_pump(host_link, device_link, rng, noise=False):
+    """Moves line bytes both ways in random pieces, optionally with damaged frames between the
+    good ones, until neither side has output."""
+    while True:
+        moved = False
+        for src, dst in ((host_link, device_link), (device_link, host_link)):
+            data = src.take_output()
+            moved |= bool(data)
+            if noise and data:
+                data = raw_uart_frame(with_crc(b"\x06junk")[:-1] + b"\x01") + data
+            while data:
+                cut = rng.randint(1, 30)
+                dst.receive(data[:cut])
+                data = data[cut:]
+        if not moved:
+            return
+
+
+def test_uart_links(t, f, rng):
+    device = Device(f.record, clock=FakeClock())
+    line = UartDeviceLink(device)
+    host = UartHostLink()
+    host.read_setup_info()
+    uart_pump(host, line, rng, noise=True)
+    t.check(host.setup_info == f.info.encode(), "UART: ReadSetupInfo answers the Setup Info")
+    conn = HostConnection.pair(f.password, SetupInfo.decode(host.setup_info), w0_w1=f.w0_w1,
+                               clock=device.clock)
+    conn.send(b"early")
+    host.start(conn)
+    uart_pump(host, line, rng, noise=True)
+    t.check(conn.state == OPEN and line.conn.state == OPEN, "UART: paired through noise")
+    bond = events_of(conn, "bonded")[0][1]
+    t.check(events_of(line.conn, "message") == [("message", b"early")], "UART: 0.5-RTT data")
+    line.conn.send(b"x" * 512)
+    uart_pump(host, line, rng)
+    t.check(events_of(conn, "message") == [("message", b"x" * 512)],
+            "UART: a 512-byte message in 244-byte values")
+    device_conn = line.conn
+    conn.close(7)
+    uart_pump(host, line, rng)
+    t.check(events_of(device_conn, "closed") == [("closed", True, 7)] and host.closed_by_device
+            and line.conn is None, "UART: after a Close record the device sends Close")
+
+    host = UartHostLink()
+    conn = HostConnection.resume(bond, clock=device.clock)
+    host.start(conn)
+    uart_pump(host, line, rng)
+    t.check(conn.state == OPEN and line.conn.state == OPEN, "UART: resumed")
+    old = line.conn
+    host = UartHostLink()
+    uart_pump(host, line, rng)
+    t.check(events_of(old, "failed") == [("failed", "LinkLost")] and line.conn is not old,
+            "UART: an Open replaces the open link, which the device sees lost")
+
+    conn = HostConnection.resume(bond, clock=device.clock)
+    line.receive(encode_uart_frame(UART_OPEN) + uart_values(UART_INBOUND, conn.take_output()))
+    unsubscribed = line.take_output()
+    line.receive(encode_uart_frame(UART_SUBSCRIBE))
+    frames, _ = uart_frames_of(line.take_output(), rng)
+    t.check(unsubscribed == b"" and [kind for kind, _ in frames] == [UART_OUTBOUND],
+            "UART: the device sends no Outbound before Subscribe")
+    line.receive(encode_uart_frame(UART_OPEN)
+                 + uart_values(UART_INBOUND, frame(PAIR_REQUEST, bytes(59))))
+    frames, _ = uart_frames_of(line.take_output(), rng)
+    line.receive(encode_uart_frame(UART_SUBSCRIBE))
+    t.check(frames == [(UART_CLOSE, b"")] and line.conn is None and not line.take_output(),
+            "UART: a session failed before Subscribe ends in Close alone")
+    line.receive(raw_uart_frame(with_crc(b"\x03\x01")))
+    t.check(uart_frames_of(line.take_output(), rng) == ([(UART_SETUP_INFO, f.info.encode())], 0),
+            "UART: a payload on a type without one is ignored")
+
+    device.open_pairing_window()
+    host = UartHostLink()
+    conn = HostConnection.pair(Password(code="27182818"), f.info, clock=device.clock)
+    host.start(conn)
+    host.board(0, b"\x01")
+    uart_pump(host, line, rng)
+    t.check(events_of(conn, "failed") == [("failed", "sent:AuthenticationFailed")]
+            and host.closed_by_device and line.conn is None and count_of(device) == 1,
+            "UART: a wrong code is counted and the device closes the link after the alert")
+    t.check(line.board_frames == [(0, b"\x01")], "UART: board frames reach the board")
+
+    host = UartHostLink()
+    conn = HostConnection.resume(bond, clock=device.clock)
+    host.start(conn)
+    uart_pump(host, line, rng)
+    device_conn = line.conn
+    host.close()
+    uart_pump(host, line, rng)
+    t.check(events_of(device_conn, "failed") == [("failed", "LinkLost")] and line.conn is None
+            and not host.closed_by_device, "UART: a host's Close drops the link")
+
+
 def selftest():
     t = SelfTest()
     rng = random.Random(int.from_bytes(os.urandom(8), "big"))
@@ -2050,6 +2481,8 @@ def selftest():
     test_attempt_limits(t, f, rng)
     test_power_cuts(t, f, rng)
     test_refusals(t, f, rng)
+    test_uart_framing(t, rng)
+    test_uart_links(t, f, rng)
     print(f"{t.passed} passed, {t.failed} failed")
     return t.failed == 0
 

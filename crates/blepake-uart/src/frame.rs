@@ -19,6 +19,10 @@ const MAX_FRAME_LEN: usize = 1 + MAX_VALUE_LEN + 2;
 /// then the 0x00 delimiter.
 pub const MAX_ENCODED_LEN: usize = MAX_FRAME_LEN + MAX_FRAME_LEN / 254 + 2;
 
+/// What a decoder holds: the largest frame without its delimiter. One byte
+/// more could only be a payload longer than [`MAX_VALUE_LEN`].
+const MAX_HELD_LEN: usize = MAX_ENCODED_LEN - 1;
+
 /// What a frame says (`PROTOCOL.md` §16.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -110,7 +114,7 @@ pub fn encode(kind: FrameType, payload: &[u8], out: &mut [u8]) -> Result<usize, 
 /// decoder never holds more than one frame.
 #[derive(Clone)]
 pub struct Decoder {
-    buf: [u8; MAX_ENCODED_LEN],
+    buf: [u8; MAX_HELD_LEN],
     len: usize,
     /// The current frame overflowed: skip to its delimiter.
     skipping: bool,
@@ -121,7 +125,7 @@ pub struct Decoder {
 impl Default for Decoder {
     fn default() -> Self {
         Self {
-            buf: [0; MAX_ENCODED_LEN],
+            buf: [0; MAX_HELD_LEN],
             len: 0,
             skipping: false,
             ready: 0,
@@ -272,6 +276,27 @@ mod tests {
         assert_eq!(
             decode_all(&stream, 5),
             [(FrameType::Inbound, b"value".to_vec())]
+        );
+    }
+
+    #[test]
+    fn a_frame_one_byte_too_long_is_dropped() {
+        // A 245-byte value with a good CRC: 250 bytes with its delimiter.
+        const LEN: usize = 1 + MAX_VALUE_LEN + 1 + 2;
+        let mut raw = [1u8; LEN];
+        raw[0] = FrameType::Inbound.to_byte();
+        let crc = CRC16.checksum(&raw[..LEN - 2]).to_be_bytes();
+        raw[LEN - 2..].copy_from_slice(&crc);
+        let mut stream = [0; MAX_ENCODED_LEN + 1];
+        let n = cobs::encode(&raw, &mut stream);
+        assert_eq!(n + 1, MAX_ENCODED_LEN + 1);
+        let (good, len) = encoded(FrameType::Inbound, &[1; MAX_VALUE_LEN]);
+        assert_eq!(len, MAX_ENCODED_LEN);
+        let mut both = stream[..=n].to_vec();
+        both.extend_from_slice(&good[..len]);
+        assert_eq!(
+            decode_all(&both, 64),
+            [(FrameType::Inbound, [1; MAX_VALUE_LEN].to_vec())]
         );
     }
 
