@@ -609,49 +609,15 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
 ) -> Result<(), Failure> {
     match (core::mem::replace(state, DeviceState::Done), frame_type) {
         (DeviceState::Idle, FrameType::PairRequest) => {
-            check_request_version(body)?;
-            let request = PairRequest::decode(body).map_err(malformed)?;
-            let (keys, share_v) = start_pairing(id, shared, &request, now)?;
-            let response = PairResponse {
-                share_v,
-                confirm_v: *keys.confirm_v(),
-            };
-            core.queue_frame(FrameType::PairResponse, &response.encode());
-            *state = DeviceState::Answered(Expected {
-                confirmation: *keys.confirm_p(),
-                root: *keys.shared_key(),
-                host_id: request.head.host_id,
-                mode: Mode::Paired,
-            });
+            *state = DeviceState::Answered(answer_pairing(id, shared, core, body, now)?);
         }
         (DeviceState::Idle, FrameType::ResumeRequest) => {
-            check_request_version(body)?;
-            let request = ResumeRequest::decode(body).map_err(malformed)?;
-            let (keys, ephemeral) = start_resume(shared, &request)?;
-            let confirm = keys.device_confirmation();
-            core.queue_frame(
-                FrameType::ResumeResponse,
-                &ResumeResponse { ephemeral, confirm }.encode(),
-            );
-            *state = DeviceState::Answered(Expected {
-                confirmation: keys.host_confirmation(),
-                root: keys.session_root,
-                host_id: request.head.host_id,
-                mode: Mode::Resumed,
-            });
+            *state = DeviceState::Answered(answer_resume(shared, core, body)?);
         }
         (DeviceState::Answered(expected), FrameType::PairConfirm | FrameType::ResumeFinish)
             if (frame_type == FrameType::PairConfirm) == (expected.mode == Mode::Paired) =>
         {
-            let confirmation = wire::decode_confirm(body).map_err(malformed)?;
-            if !bool::from(expected.confirmation.ct_eq(&confirmation)) {
-                return Err((
-                    Error::AuthenticationFailed,
-                    Some(Alert::AuthenticationFailed),
-                ));
-            }
-            finish(shared, core, &expected);
-            return Ok(());
+            return confirmed(shared, core, &expected, body);
         }
         _ => {
             return Err((
@@ -661,6 +627,95 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
         }
     }
     core.set_deadline(later(now, shared.policy.handshake_timeout_ms));
+    Ok(())
+}
+
+// Each handshake message is handled in a frame of its own (never inlined
+// into the pump): the values one message needs would otherwise share the
+// pump's frame with every other message's, and lie under every step a
+// link takes, records included.
+
+/// Answers a pairing request, checked in the order of `PROTOCOL.md` §6.3;
+/// returns what the confirmation must match. No guess is spent, and no
+/// scalar multiplied, for a request that could not lead to a response.
+#[inline(never)]
+fn answer_pairing<S: Storage, R: CryptoRngCore>(
+    id: LinkId,
+    shared: &mut Shared<S, R>,
+    core: &mut Core,
+    body: &[u8],
+    now: Instant,
+) -> Result<Expected, Failure> {
+    check_request_version(body)?;
+    let request = PairRequest::decode(body).map_err(malformed)?;
+    check_device(shared, &request.head)?;
+    if shared.pairing_window(now) == PairingWindow::Closed {
+        return Err(refused(Alert::PairingClosed));
+    }
+    let share_p = group::decode_compressed(&request.share_p).map_err(|_| INVALID_POINT)?;
+    shared.pairing_allowed(now).map_err(refused)?;
+    shared.lock(id, now).map_err(refused)?;
+    if let Err(error) = shared.attempts.count(&mut shared.storage, now) {
+        shared.storage_error = Some(error);
+        return Err(refused(Alert::Internal));
+    }
+    let context = handshake::pairing_context(&request, &shared.record.kdf);
+    let ids = handshake::pairing_ids(&request, &context);
+    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
+    let (share_v, keys) = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p)
+        .map_err(|_| INVALID_POINT)?;
+    let response = PairResponse {
+        share_v: group::encode_compressed(&share_v),
+        confirm_v: *keys.confirm_v(),
+    };
+    core.queue_frame(FrameType::PairResponse, &response.encode());
+    Ok(Expected {
+        confirmation: *keys.confirm_p(),
+        root: *keys.shared_key(),
+        host_id: request.head.host_id,
+        mode: Mode::Paired,
+    })
+}
+
+/// Answers a resume request; returns what the confirmation must match.
+#[inline(never)]
+fn answer_resume<S: Storage, R: CryptoRngCore>(
+    shared: &mut Shared<S, R>,
+    core: &mut Core,
+    body: &[u8],
+) -> Result<Expected, Failure> {
+    check_request_version(body)?;
+    let request = ResumeRequest::decode(body).map_err(malformed)?;
+    let (keys, ephemeral) = start_resume(shared, &request)?;
+    let confirm = keys.device_confirmation();
+    core.queue_frame(
+        FrameType::ResumeResponse,
+        &ResumeResponse { ephemeral, confirm }.encode(),
+    );
+    Ok(Expected {
+        confirmation: keys.host_confirmation(),
+        root: keys.session_root,
+        host_id: request.head.host_id,
+        mode: Mode::Resumed,
+    })
+}
+
+/// Checks the host's confirmation and, if it matches, opens the session.
+#[inline(never)]
+fn confirmed<S: Storage, R>(
+    shared: &mut Shared<S, R>,
+    core: &mut Core,
+    expected: &Expected,
+    body: &[u8],
+) -> Result<(), Failure> {
+    let confirmation = wire::decode_confirm(body).map_err(malformed)?;
+    if !bool::from(expected.confirmation.ct_eq(&confirmation)) {
+        return Err((
+            Error::AuthenticationFailed,
+            Some(Alert::AuthenticationFailed),
+        ));
+    }
+    finish(shared, core, expected);
     Ok(())
 }
 
@@ -678,34 +733,6 @@ fn check_device<S: Storage, R>(shared: &Shared<S, R>, head: &RequestHead) -> Res
     } else {
         Err(refused(Alert::UnknownDevice))
     }
-}
-
-/// Checks a pairing request in the order of `PROTOCOL.md` §6.3, spends a
-/// guess and computes the response. No guess is spent, and no scalar
-/// multiplied, for a request that could not lead to a response.
-fn start_pairing<S: Storage, R: CryptoRngCore>(
-    id: LinkId,
-    shared: &mut Shared<S, R>,
-    request: &PairRequest,
-    now: Instant,
-) -> Result<(Keys, [u8; wire::POINT_LEN]), Failure> {
-    check_device(shared, &request.head)?;
-    if shared.pairing_window(now) == PairingWindow::Closed {
-        return Err(refused(Alert::PairingClosed));
-    }
-    let share_p = group::decode_compressed(&request.share_p).map_err(|_| INVALID_POINT)?;
-    shared.pairing_allowed(now).map_err(refused)?;
-    shared.lock(id, now).map_err(refused)?;
-    if let Err(error) = shared.attempts.count(&mut shared.storage, now) {
-        shared.storage_error = Some(error);
-        return Err(refused(Alert::Internal));
-    }
-    let context = handshake::pairing_context(request, &shared.record.kdf);
-    let ids = handshake::pairing_ids(request, &context);
-    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let (share_v, keys) = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p)
-        .map_err(|_| INVALID_POINT)?;
-    Ok((keys, group::encode_compressed(&share_v)))
 }
 
 /// A verified confirmation opens the session. After a pairing, the count
