@@ -303,7 +303,9 @@ impl<S: Storage, R: CryptoRngCore, const LINKS: usize> Device<S, R, LINKS> {
                 next_replay: 0,
                 storage_error: None,
             },
-            links: [const { None }; LINKS],
+            // Each `None` written where it lies: a constant array of them
+            // would be a link's size of zeros in flash, copied in.
+            links: core::array::from_fn(|_| None),
             next_id: 0,
         }
     }
