@@ -22,7 +22,7 @@ use super::handshake::{self, ResumeKeys};
 use super::record::MAX_RECORDS_PER_KEY;
 use super::{Connection, Event, Mode, Role, SessionInfo, State, sealed};
 use crate::crypto::group;
-use crate::crypto::spake2plus::{self, Keys};
+use crate::crypto::spake2plus;
 use crate::error::{Error, InputError, ProtocolViolation};
 use crate::id::HostId;
 use crate::provisioning::{DeviceRecord, SetupInfo};
