@@ -609,17 +609,20 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
     body: &[u8],
     now: Instant,
 ) -> Result<(), Failure> {
-    match (core::mem::replace(state, DeviceState::Done), frame_type) {
+    // The state is changed in place, never moved: it holds the session's
+    // secrets, and each move is a copy on the stack. On an error the
+    // caller ends the state.
+    match (&*state, frame_type) {
         (DeviceState::Idle, FrameType::PairRequest) => {
-            *state = DeviceState::Answered(answer_pairing(id, shared, core, body, now)?);
+            answer_pairing(id, state, shared, core, body, now)?;
         }
-        (DeviceState::Idle, FrameType::ResumeRequest) => {
-            *state = DeviceState::Answered(answer_resume(shared, core, body)?);
-        }
+        (DeviceState::Idle, FrameType::ResumeRequest) => answer_resume(state, shared, core, body)?,
         (DeviceState::Answered(expected), FrameType::PairConfirm | FrameType::ResumeFinish)
             if (frame_type == FrameType::PairConfirm) == (expected.mode == Mode::Paired) =>
         {
-            return confirmed(shared, core, &expected, body);
+            let result = confirmed(shared, core, expected, body);
+            *state = DeviceState::Done;
+            return result;
         }
         _ => {
             return Err((
@@ -637,17 +640,19 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
 // pump's frame with every other message's, and lie under every step a
 // link takes, records included.
 
-/// Answers a pairing request, checked in the order of `PROTOCOL.md` §6.3;
-/// returns what the confirmation must match. No guess is spent, and no
-/// scalar multiplied, for a request that could not lead to a response.
+/// Answers a pairing request, checked in the order of `PROTOCOL.md` §6.3,
+/// and leaves the state expecting the host's confirmation. No guess is
+/// spent, and no scalar multiplied, for a request that could not lead to a
+/// response.
 #[inline(never)]
 fn answer_pairing<S: Storage, R: CryptoRngCore>(
     id: LinkId,
+    state: &mut DeviceState,
     shared: &mut Shared<S, R>,
     core: &mut Core,
     body: &[u8],
     now: Instant,
-) -> Result<Expected, Failure> {
+) -> Result<(), Failure> {
     check_request_version(body)?;
     let request = PairRequest::decode(body).map_err(malformed)?;
     check_device(shared, &request.head)?;
@@ -664,42 +669,64 @@ fn answer_pairing<S: Storage, R: CryptoRngCore>(
     let context = handshake::pairing_context(&request, &shared.record.kdf);
     let ids = handshake::pairing_ids(&request, &context);
     let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let (share_v, keys) = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p)
-        .map_err(|_| INVALID_POINT)?;
+    let Ok((share_v, keys)) = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p)
+    else {
+        return Err(INVALID_POINT);
+    };
     let response = PairResponse {
         share_v: group::encode_compressed(&share_v),
         confirm_v: *keys.confirm_v(),
     };
     core.queue_frame(FrameType::PairResponse, &response.encode());
-    Ok(Expected {
+    *state = DeviceState::Answered(Expected {
         confirmation: *keys.confirm_p(),
         root: *keys.shared_key(),
         host_id: request.head.host_id,
         mode: Mode::Paired,
-    })
+    });
+    Ok(())
 }
 
-/// Answers a resume request; returns what the confirmation must match.
+/// Answers a resume request, checked against the stored bond and the
+/// binders seen lately before any scalar multiplication, and leaves the
+/// state expecting the host's confirmation.
 #[inline(never)]
 fn answer_resume<S: Storage, R: CryptoRngCore>(
+    state: &mut DeviceState,
     shared: &mut Shared<S, R>,
     core: &mut Core,
     body: &[u8],
-) -> Result<Expected, Failure> {
+) -> Result<(), Failure> {
     check_request_version(body)?;
     let request = ResumeRequest::decode(body).map_err(malformed)?;
-    let (keys, ephemeral) = start_resume(shared, &request)?;
+    check_device(shared, &request.head)?;
+    let host_ephemeral = group::decode_compressed(&request.ephemeral).map_err(|_| INVALID_POINT)?;
+    let secret = bonds::find(
+        &mut shared.storage,
+        shared.policy.max_bonds,
+        request.head.host_id,
+    )
+    .ok_or(refused(Alert::ResumeRejected))?;
+    if !handshake::binder_matches(&secret, &request) || shared.seen_before(&request.binder) {
+        return Err(refused(Alert::ResumeRejected));
+    }
+    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
+    let ephemeral = group::encode_compressed(&group::mul_base_affine(&y));
+    let shared_point = Zeroizing::new(group::mul_affine(&host_ephemeral, &y));
+    let shared_x = Zeroizing::new(<[u8; 32]>::from(shared_point.x()));
+    let keys = ResumeKeys::derive(&secret, &shared_x, &request, &ephemeral);
     let confirm = keys.device_confirmation();
     core.queue_frame(
         FrameType::ResumeResponse,
         &ResumeResponse { ephemeral, confirm }.encode(),
     );
-    Ok(Expected {
+    *state = DeviceState::Answered(Expected {
         confirmation: keys.host_confirmation(),
         root: keys.session_root,
         host_id: request.head.host_id,
         mode: Mode::Resumed,
-    })
+    });
+    Ok(())
 }
 
 /// Checks the host's confirmation and, if it matches, opens the session.
@@ -776,31 +803,4 @@ fn finish<S: Storage, R>(shared: &mut Shared<S, R>, core: &mut Core, expected: &
         Err(error) => shared.storage_error = Some(error),
     }
     shared.count_bonds();
-}
-
-/// Checks a resume request against the stored bond and the binders seen
-/// lately (before any scalar multiplication), and computes the response.
-fn start_resume<S: Storage, R: CryptoRngCore>(
-    shared: &mut Shared<S, R>,
-    request: &ResumeRequest,
-) -> Result<(ResumeKeys, [u8; wire::POINT_LEN]), Failure> {
-    check_device(shared, &request.head)?;
-    let host_ephemeral = group::decode_compressed(&request.ephemeral).map_err(|_| INVALID_POINT)?;
-    let secret = bonds::find(
-        &mut shared.storage,
-        shared.policy.max_bonds,
-        request.head.host_id,
-    )
-    .ok_or(refused(Alert::ResumeRejected))?;
-    if !handshake::binder_matches(&secret, request) || shared.seen_before(&request.binder) {
-        return Err(refused(Alert::ResumeRejected));
-    }
-    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let ephemeral = group::encode_compressed(&group::mul_base_affine(&y));
-    let shared_point = Zeroizing::new(group::mul_affine(&host_ephemeral, &y));
-    let shared_x = Zeroizing::new(<[u8; 32]>::from(shared_point.x()));
-    Ok((
-        ResumeKeys::derive(&secret, &shared_x, request, &ephemeral),
-        ephemeral,
-    ))
 }
