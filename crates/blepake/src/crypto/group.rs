@@ -163,14 +163,22 @@ mod fast {
     }
 
     pub(super) fn mul(point_in: &AffinePoint, k: &Scalar) -> AffinePoint {
-        let encoded = point_in.to_encoded_point(false);
-        let (Some(x), Some(y)) = (encoded.x(), encoded.y()) else {
+        let Some((x, y)) = coordinates(point_in) else {
             return AffinePoint::IDENTITY;
         };
         let scalar = Zeroizing::new(to_words(&k.to_bytes()));
         let (mut out_x, mut out_y) = (Zeroizing::new([0; 8]), Zeroizing::new([0; 8]));
-        let ok = scalarmult_generic(&mut out_x, &mut out_y, &scalar, &to_words(x), &to_words(y));
+        let ok = scalarmult_generic(&mut out_x, &mut out_y, &scalar, &x, &y);
         point(ok, &out_x, &out_y)
+    }
+
+    /// A point's coordinates as words, `None` for the identity. In a frame
+    /// of its own, which its SEC1 encoding leaves with it before the
+    /// multiplication.
+    #[inline(never)]
+    fn coordinates(point: &AffinePoint) -> Option<(Words, Words)> {
+        let encoded = point.to_encoded_point(false);
+        Some((to_words(encoded.x()?), to_words(encoded.y()?)))
     }
 
     pub(super) fn mul_base(k: &Scalar) -> AffinePoint {

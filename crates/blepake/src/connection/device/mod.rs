@@ -669,12 +669,13 @@ fn answer_pairing<S: Storage, R: CryptoRngCore>(
     let context = handshake::pairing_context(&request, &shared.record.kdf);
     let ids = handshake::pairing_ids(&request, &context);
     let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let Ok((share_v, keys)) = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p)
-    else {
+    // Read in place: moving the keys and share out would copy them.
+    let answer = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p);
+    let Ok((share_v, keys)) = &answer else {
         return Err(INVALID_POINT);
     };
     let response = PairResponse {
-        share_v: group::encode_compressed(&share_v),
+        share_v: group::encode_compressed(share_v),
         confirm_v: *keys.confirm_v(),
     };
     core.queue_frame(FrameType::PairResponse, &response.encode());
