@@ -251,14 +251,14 @@ pub fn respond(
     let y: Zeroizing<Scalar> = Zeroizing::new(**y);
     // Mixed additions (a projective and an affine point): no projective
     // copy of the affine one on the stack.
-    let unmasked = ProjectivePoint::from(*share_p) - &secrets.w0_m;
+    let unmasked = ProjectivePoint::from(*share_p) - secrets.w0_m;
     // `y` is not zero and the group's order is prime: `Z` is the identity
     // exactly when the unmasked share is, so `Z` is checked (one inversion
     // fewer on p256's path than converting the share first).
     let z = Zeroizing::new(group::affine_non_identity(group::mul_projective_affine(
         &unmasked, &y,
     ))?);
-    let share_v = group::non_identity(group::mul_base(&y) + &secrets.w0_n)?;
+    let share_v = group::non_identity(group::mul_base(&y) + secrets.w0_n)?;
     let v = Zeroizing::new(group::mul_affine(&secrets.l, &y));
     let keys = key_schedule(ids, share_p, &share_v, &z, &v, &secrets.w0);
     Ok((share_v, keys))
