@@ -163,27 +163,49 @@ mod fast {
     }
 
     pub(super) fn mul(point_in: &AffinePoint, k: &Scalar) -> AffinePoint {
-        let encoded = point_in.to_encoded_point(false);
-        let (Some(x), Some(y)) = (encoded.x(), encoded.y()) else {
+        let Some((x, y)) = coordinates(point_in) else {
             return AffinePoint::IDENTITY;
         };
         let scalar = Zeroizing::new(to_words(&k.to_bytes()));
         let (mut out_x, mut out_y) = (Zeroizing::new([0; 8]), Zeroizing::new([0; 8]));
-        let ok = p256_cm4::scalarmult_generic(
-            &mut out_x,
-            &mut out_y,
-            &scalar,
-            &to_words(x),
-            &to_words(y),
-        );
+        let ok = scalarmult_generic(&mut out_x, &mut out_y, &scalar, &x, &y);
         point(ok, &out_x, &out_y)
+    }
+
+    /// A point's coordinates as words, `None` for the identity. In a frame
+    /// of its own, which its SEC1 encoding leaves with it before the
+    /// multiplication.
+    #[inline(never)]
+    fn coordinates(point: &AffinePoint) -> Option<(Words, Words)> {
+        let encoded = point.to_encoded_point(false);
+        Some((to_words(encoded.x()?), to_words(encoded.y()?)))
     }
 
     pub(super) fn mul_base(k: &Scalar) -> AffinePoint {
         let scalar = Zeroizing::new(to_words(&k.to_bytes()));
         let (mut out_x, mut out_y) = (Zeroizing::new([0; 8]), Zeroizing::new([0; 8]));
-        let ok = p256_cm4::scalarmult_base(&mut out_x, &mut out_y, &scalar);
+        let ok = scalarmult_base(&mut out_x, &mut out_y, &scalar);
         point(ok, &out_x, &out_y)
+    }
+
+    // p256-cm4's multiplications each in a frame of their own: their tables
+    // of points (about 1 KiB) are gone before `point` checks the result on
+    // p256's field, so the two frames never stack.
+
+    #[inline(never)]
+    fn scalarmult_generic(
+        out_x: &mut Words,
+        out_y: &mut Words,
+        scalar: &Words,
+        x: &Words,
+        y: &Words,
+    ) -> bool {
+        p256_cm4::scalarmult_generic(out_x, out_y, scalar, x, y)
+    }
+
+    #[inline(never)]
+    fn scalarmult_base(out_x: &mut Words, out_y: &mut Words, scalar: &Words) -> bool {
+        p256_cm4::scalarmult_base(out_x, out_y, scalar)
     }
 }
 

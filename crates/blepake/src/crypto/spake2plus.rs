@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::group::{self, InvalidPoint, UNCOMPRESSED_LEN};
+use super::group::{self, InvalidPoint, SCALAR_LEN, UNCOMPRESSED_LEN};
 
 /// The suite's `M`, uncompressed (RFC 9383 §4).
 const M_UNCOMPRESSED: [u8; UNCOMPRESSED_LEN] = hex65(
@@ -249,25 +249,65 @@ pub fn respond(
     share_p: &AffinePoint,
 ) -> Result<(AffinePoint, Keys), Spake2Error> {
     let y: Zeroizing<Scalar> = Zeroizing::new(**y);
-    let unmasked = ProjectivePoint::from(*share_p) - ProjectivePoint::from(secrets.w0_m);
+    // Mixed additions (a projective and an affine point): no projective
+    // copy of the affine one on the stack.
+    let unmasked = ProjectivePoint::from(*share_p) - secrets.w0_m;
     // `y` is not zero and the group's order is prime: `Z` is the identity
     // exactly when the unmasked share is, so `Z` is checked (one inversion
     // fewer on p256's path than converting the share first).
     let z = Zeroizing::new(group::affine_non_identity(group::mul_projective_affine(
         &unmasked, &y,
     ))?);
-    let share_v = group::non_identity(group::mul_base(&y) + ProjectivePoint::from(secrets.w0_n))?;
+    let share_v = group::non_identity(group::mul_base(&y) + secrets.w0_n)?;
     let v = Zeroizing::new(group::mul_affine(&secrets.l, &y));
     let keys = key_schedule(ids, share_p, &share_v, &z, &v, &secrets.w0);
     Ok((share_v, keys))
 }
 
+/// A part of the transcript, encoded only as it goes in.
+enum Part<'a> {
+    Bytes(&'a [u8]),
+    Point(&'a AffinePoint),
+    Scalar(&'a Scalar),
+}
+
 /// Feeds the transcript TT (RFC 9383 §3.3) to `sink`: each part preceded by
-/// its length as 8 little-endian bytes.
-fn transcript(parts: [&[u8]; 10], mut sink: impl FnMut(&[u8])) {
+/// its length as 8 little-endian bytes. The points (`shareP`, `shareV`, `Z`,
+/// `V`) and `w0` are encoded one at a time, as they go in, so that one
+/// encoding at a time is on the stack.
+fn transcript(
+    ids: &Identities<'_>,
+    [share_p, share_v, z, v]: [&AffinePoint; 4],
+    w0: &Scalar,
+    mut sink: impl FnMut(&[u8]),
+) {
+    let parts = [
+        Part::Bytes(ids.context),
+        Part::Bytes(ids.prover),
+        Part::Bytes(ids.verifier),
+        Part::Bytes(&M_UNCOMPRESSED),
+        Part::Bytes(&N_UNCOMPRESSED),
+        Part::Point(share_p),
+        Part::Point(share_v),
+        Part::Point(z),
+        Part::Point(v),
+        Part::Scalar(w0),
+    ];
     for part in parts {
-        sink(&(part.len() as u64).to_le_bytes());
-        sink(part);
+        let mut encoded = Zeroizing::new([0; UNCOMPRESSED_LEN]);
+        let bytes = match part {
+            Part::Bytes(bytes) => bytes,
+            Part::Point(point) => {
+                *encoded = group::encode_uncompressed(point);
+                &encoded[..]
+            }
+            Part::Scalar(scalar) => {
+                encoded[..SCALAR_LEN].copy_from_slice(&group::encode_scalar(scalar));
+                &encoded[..SCALAR_LEN]
+            }
+        };
+        sink(&(bytes.len() as u64).to_le_bytes());
+        sink(bytes);
     }
 }
 
@@ -279,27 +319,21 @@ fn key_schedule(
     v: &AffinePoint,
     w0: &Scalar,
 ) -> Keys {
-    let share_p = group::encode_uncompressed(share_p);
-    let share_v = group::encode_uncompressed(share_v);
-    let z = Zeroizing::new(group::encode_uncompressed(z));
-    let v = Zeroizing::new(group::encode_uncompressed(v));
-    let w0 = Zeroizing::new(group::encode_scalar(w0));
-    let parts = [
-        ids.context,
-        ids.prover,
-        ids.verifier,
-        &M_UNCOMPRESSED[..],
-        &N_UNCOMPRESSED[..],
-        &share_p[..],
-        &share_v[..],
-        &z[..],
-        &v[..],
-        &w0[..],
-    ];
+    let k_main = Zeroizing::new(main_key(ids, [share_p, share_v, z, v], w0));
+    Keys::from_main_key(
+        &k_main,
+        &group::encode_uncompressed(share_p),
+        &group::encode_uncompressed(share_v),
+    )
+}
+
+/// `K_main = Hash(TT)`, in a frame of its own: the hash's state is gone
+/// before the key schedule's HMACs run.
+#[inline(never)]
+fn main_key(ids: &Identities<'_>, points: [&AffinePoint; 4], w0: &Scalar) -> [u8; 32] {
     let mut hash = Sha256::new();
-    transcript(parts, |bytes| hash.update(bytes));
-    let k_main = Zeroizing::new(<[u8; 32]>::from(hash.finalize()));
-    Keys::from_main_key(&k_main, &share_p, &share_v)
+    transcript(ids, points, w0, |bytes| hash.update(bytes));
+    hash.finalize().into()
 }
 
 /// The outcome of an exchange: both confirmations and `K_shared`.
@@ -484,25 +518,11 @@ mod tests {
         );
 
         // TT and K_main.
-        let share_p = group::encode_uncompressed(prover.share());
-        let share_v_bytes = group::encode_uncompressed(&share_v);
-        let z = group::encode_uncompressed(&expected_z);
-        let v = group::encode_uncompressed(&expected_v);
-        let w0 = group::encode_scalar(&secrets.w0);
         let mut tt = Vec::new();
         transcript(
-            [
-                ids.context,
-                ids.prover,
-                ids.verifier,
-                &M_UNCOMPRESSED,
-                &N_UNCOMPRESSED,
-                &share_p,
-                &share_v_bytes,
-                &z,
-                &v,
-                &w0,
-            ],
+            &ids,
+            [prover.share(), &share_v, &expected_z, &expected_v],
+            &secrets.w0,
             |bytes| tt.extend_from_slice(bytes),
         );
         assert_eq!(tt, vector.bytes("TT"));

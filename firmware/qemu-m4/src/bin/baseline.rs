@@ -20,7 +20,9 @@ fn main() -> ! {
     let mut buf = [0; 64];
     loop {
         board.wait();
-        let _ = board.now();
+        // The device reads the clock and uses it; so does the baseline, or
+        // the clock's arithmetic would count as blepake's.
+        core::hint::black_box(board.now());
         let n = board.uart.read(&mut buf);
         board.uart.write(&buf[..n]);
     }

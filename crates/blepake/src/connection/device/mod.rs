@@ -22,7 +22,7 @@ use super::handshake::{self, ResumeKeys};
 use super::record::MAX_RECORDS_PER_KEY;
 use super::{Connection, Event, Mode, Role, SessionInfo, State, sealed};
 use crate::crypto::group;
-use crate::crypto::spake2plus::{self, Keys};
+use crate::crypto::spake2plus;
 use crate::error::{Error, InputError, ProtocolViolation};
 use crate::id::HostId;
 use crate::provisioning::{DeviceRecord, SetupInfo};
@@ -303,7 +303,9 @@ impl<S: Storage, R: CryptoRngCore, const LINKS: usize> Device<S, R, LINKS> {
                 next_replay: 0,
                 storage_error: None,
             },
-            links: [const { None }; LINKS],
+            // Each `None` written where it lies: a constant array of them
+            // would be a link's size of zeros in flash, copied in.
+            links: core::array::from_fn(|_| None),
             next_id: 0,
         }
     }
@@ -607,51 +609,20 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
     body: &[u8],
     now: Instant,
 ) -> Result<(), Failure> {
-    match (core::mem::replace(state, DeviceState::Done), frame_type) {
+    // The state is changed in place, never moved: it holds the session's
+    // secrets, and each move is a copy on the stack. On an error the
+    // caller ends the state.
+    match (&*state, frame_type) {
         (DeviceState::Idle, FrameType::PairRequest) => {
-            check_request_version(body)?;
-            let request = PairRequest::decode(body).map_err(malformed)?;
-            let (keys, share_v) = start_pairing(id, shared, &request, now)?;
-            let response = PairResponse {
-                share_v,
-                confirm_v: *keys.confirm_v(),
-            };
-            core.queue_frame(FrameType::PairResponse, &response.encode());
-            *state = DeviceState::Answered(Expected {
-                confirmation: *keys.confirm_p(),
-                root: *keys.shared_key(),
-                host_id: request.head.host_id,
-                mode: Mode::Paired,
-            });
+            answer_pairing(id, state, shared, core, body, now)?;
         }
-        (DeviceState::Idle, FrameType::ResumeRequest) => {
-            check_request_version(body)?;
-            let request = ResumeRequest::decode(body).map_err(malformed)?;
-            let (keys, ephemeral) = start_resume(shared, &request)?;
-            let confirm = keys.device_confirmation();
-            core.queue_frame(
-                FrameType::ResumeResponse,
-                &ResumeResponse { ephemeral, confirm }.encode(),
-            );
-            *state = DeviceState::Answered(Expected {
-                confirmation: keys.host_confirmation(),
-                root: keys.session_root,
-                host_id: request.head.host_id,
-                mode: Mode::Resumed,
-            });
-        }
+        (DeviceState::Idle, FrameType::ResumeRequest) => answer_resume(state, shared, core, body)?,
         (DeviceState::Answered(expected), FrameType::PairConfirm | FrameType::ResumeFinish)
             if (frame_type == FrameType::PairConfirm) == (expected.mode == Mode::Paired) =>
         {
-            let confirmation = wire::decode_confirm(body).map_err(malformed)?;
-            if !bool::from(expected.confirmation.ct_eq(&confirmation)) {
-                return Err((
-                    Error::AuthenticationFailed,
-                    Some(Alert::AuthenticationFailed),
-                ));
-            }
-            finish(shared, core, &expected);
-            return Ok(());
+            let result = confirmed(shared, core, expected, body);
+            *state = DeviceState::Done;
+            return result;
         }
         _ => {
             return Err((
@@ -661,6 +632,120 @@ fn on_handshake<S: Storage, R: CryptoRngCore>(
         }
     }
     core.set_deadline(later(now, shared.policy.handshake_timeout_ms));
+    Ok(())
+}
+
+// Each handshake message is handled in a frame of its own (never inlined
+// into the pump): the values one message needs would otherwise share the
+// pump's frame with every other message's, and lie under every step a
+// link takes, records included.
+
+/// Answers a pairing request, checked in the order of `PROTOCOL.md` §6.3,
+/// and leaves the state expecting the host's confirmation. No guess is
+/// spent, and no scalar multiplied, for a request that could not lead to a
+/// response.
+#[inline(never)]
+fn answer_pairing<S: Storage, R: CryptoRngCore>(
+    id: LinkId,
+    state: &mut DeviceState,
+    shared: &mut Shared<S, R>,
+    core: &mut Core,
+    body: &[u8],
+    now: Instant,
+) -> Result<(), Failure> {
+    check_request_version(body)?;
+    let request = PairRequest::decode(body).map_err(malformed)?;
+    check_device(shared, &request.head)?;
+    if shared.pairing_window(now) == PairingWindow::Closed {
+        return Err(refused(Alert::PairingClosed));
+    }
+    let share_p = group::decode_compressed(&request.share_p).map_err(|_| INVALID_POINT)?;
+    shared.pairing_allowed(now).map_err(refused)?;
+    shared.lock(id, now).map_err(refused)?;
+    if let Err(error) = shared.attempts.count(&mut shared.storage, now) {
+        shared.storage_error = Some(error);
+        return Err(refused(Alert::Internal));
+    }
+    let context = handshake::pairing_context(&request, &shared.record.kdf);
+    let ids = handshake::pairing_ids(&request, &context);
+    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
+    // Read in place: moving the keys and share out would copy them.
+    let answer = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p);
+    let Ok((share_v, keys)) = &answer else {
+        return Err(INVALID_POINT);
+    };
+    let response = PairResponse {
+        share_v: group::encode_compressed(share_v),
+        confirm_v: *keys.confirm_v(),
+    };
+    core.queue_frame(FrameType::PairResponse, &response.encode());
+    *state = DeviceState::Answered(Expected {
+        confirmation: *keys.confirm_p(),
+        root: *keys.shared_key(),
+        host_id: request.head.host_id,
+        mode: Mode::Paired,
+    });
+    Ok(())
+}
+
+/// Answers a resume request, checked against the stored bond and the
+/// binders seen lately before any scalar multiplication, and leaves the
+/// state expecting the host's confirmation.
+#[inline(never)]
+fn answer_resume<S: Storage, R: CryptoRngCore>(
+    state: &mut DeviceState,
+    shared: &mut Shared<S, R>,
+    core: &mut Core,
+    body: &[u8],
+) -> Result<(), Failure> {
+    check_request_version(body)?;
+    let request = ResumeRequest::decode(body).map_err(malformed)?;
+    check_device(shared, &request.head)?;
+    let host_ephemeral = group::decode_compressed(&request.ephemeral).map_err(|_| INVALID_POINT)?;
+    let secret = bonds::find(
+        &mut shared.storage,
+        shared.policy.max_bonds,
+        request.head.host_id,
+    )
+    .ok_or(refused(Alert::ResumeRejected))?;
+    if !handshake::binder_matches(&secret, &request) || shared.seen_before(&request.binder) {
+        return Err(refused(Alert::ResumeRejected));
+    }
+    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
+    let ephemeral = group::encode_compressed(&group::mul_base_affine(&y));
+    let shared_point = Zeroizing::new(group::mul_affine(&host_ephemeral, &y));
+    let shared_x = Zeroizing::new(<[u8; 32]>::from(shared_point.x()));
+    let keys = ResumeKeys::derive(&secret, &shared_x, &request, &ephemeral);
+    let confirm = keys.device_confirmation();
+    core.queue_frame(
+        FrameType::ResumeResponse,
+        &ResumeResponse { ephemeral, confirm }.encode(),
+    );
+    *state = DeviceState::Answered(Expected {
+        confirmation: keys.host_confirmation(),
+        root: keys.session_root,
+        host_id: request.head.host_id,
+        mode: Mode::Resumed,
+    });
+    Ok(())
+}
+
+/// Checks the host's confirmation and, if it matches, opens the session.
+#[inline(never)]
+fn confirmed<S: Storage, R>(
+    shared: &mut Shared<S, R>,
+    core: &mut Core,
+    expected: &Expected,
+    body: &[u8],
+) -> Result<(), Failure> {
+    let confirmation = wire::decode_confirm(body).map_err(malformed)?;
+    if !bool::from(expected.confirmation.ct_eq(&confirmation)) {
+        return Err((
+            Error::AuthenticationFailed,
+            Some(Alert::AuthenticationFailed),
+        ));
+    }
+    finish(shared, core, expected);
     Ok(())
 }
 
@@ -678,34 +763,6 @@ fn check_device<S: Storage, R>(shared: &Shared<S, R>, head: &RequestHead) -> Res
     } else {
         Err(refused(Alert::UnknownDevice))
     }
-}
-
-/// Checks a pairing request in the order of `PROTOCOL.md` §6.3, spends a
-/// guess and computes the response. No guess is spent, and no scalar
-/// multiplied, for a request that could not lead to a response.
-fn start_pairing<S: Storage, R: CryptoRngCore>(
-    id: LinkId,
-    shared: &mut Shared<S, R>,
-    request: &PairRequest,
-    now: Instant,
-) -> Result<(Keys, [u8; wire::POINT_LEN]), Failure> {
-    check_device(shared, &request.head)?;
-    if shared.pairing_window(now) == PairingWindow::Closed {
-        return Err(refused(Alert::PairingClosed));
-    }
-    let share_p = group::decode_compressed(&request.share_p).map_err(|_| INVALID_POINT)?;
-    shared.pairing_allowed(now).map_err(refused)?;
-    shared.lock(id, now).map_err(refused)?;
-    if let Err(error) = shared.attempts.count(&mut shared.storage, now) {
-        shared.storage_error = Some(error);
-        return Err(refused(Alert::Internal));
-    }
-    let context = handshake::pairing_context(request, &shared.record.kdf);
-    let ids = handshake::pairing_ids(request, &context);
-    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let (share_v, keys) = spake2plus::respond(&shared.record.verifier, &ids, &y, &share_p)
-        .map_err(|_| INVALID_POINT)?;
-    Ok((keys, group::encode_compressed(&share_v)))
 }
 
 /// A verified confirmation opens the session. After a pairing, the count
@@ -747,31 +804,4 @@ fn finish<S: Storage, R>(shared: &mut Shared<S, R>, core: &mut Core, expected: &
         Err(error) => shared.storage_error = Some(error),
     }
     shared.count_bonds();
-}
-
-/// Checks a resume request against the stored bond and the binders seen
-/// lately (before any scalar multiplication), and computes the response.
-fn start_resume<S: Storage, R: CryptoRngCore>(
-    shared: &mut Shared<S, R>,
-    request: &ResumeRequest,
-) -> Result<(ResumeKeys, [u8; wire::POINT_LEN]), Failure> {
-    check_device(shared, &request.head)?;
-    let host_ephemeral = group::decode_compressed(&request.ephemeral).map_err(|_| INVALID_POINT)?;
-    let secret = bonds::find(
-        &mut shared.storage,
-        shared.policy.max_bonds,
-        request.head.host_id,
-    )
-    .ok_or(refused(Alert::ResumeRejected))?;
-    if !handshake::binder_matches(&secret, request) || shared.seen_before(&request.binder) {
-        return Err(refused(Alert::ResumeRejected));
-    }
-    let y = Zeroizing::new(NonZeroScalar::random(&mut shared.rng));
-    let ephemeral = group::encode_compressed(&group::mul_base_affine(&y));
-    let shared_point = Zeroizing::new(group::mul_affine(&host_ephemeral, &y));
-    let shared_x = Zeroizing::new(<[u8; 32]>::from(shared_point.x()));
-    Ok((
-        ResumeKeys::derive(&secret, &shared_x, request, &ephemeral),
-        ephemeral,
-    ))
 }
