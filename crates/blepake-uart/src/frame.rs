@@ -118,8 +118,6 @@ pub struct Decoder {
     len: usize,
     /// The current frame overflowed: skip to its delimiter.
     skipping: bool,
-    /// The length of the frame decoded last, at the start of `buf`.
-    ready: usize,
 }
 
 impl Default for Decoder {
@@ -128,7 +126,6 @@ impl Default for Decoder {
             buf: [0; MAX_HELD_LEN],
             len: 0,
             skipping: false,
-            ready: 0,
         }
     }
 }
@@ -138,7 +135,6 @@ impl Decoder {
     /// returns how many it took and the frame, if one completed (then give
     /// it the rest).
     pub fn push(&mut self, bytes: &[u8]) -> (usize, Option<Frame<'_>>) {
-        self.ready = 0;
         for (i, &byte) in bytes.iter().enumerate() {
             if byte != 0 {
                 if self.len < self.buf.len() {
@@ -154,8 +150,7 @@ impl Decoder {
                 continue;
             }
             if let Some(frame_len) = self.check(len) {
-                self.ready = frame_len;
-                return (i + 1, self.frame());
+                return (i + 1, self.frame(frame_len));
             }
         }
         (bytes.len(), None)
@@ -172,8 +167,9 @@ impl Decoder {
         (CRC16.checksum(body).to_be_bytes() == crc).then_some(decoded - 2)
     }
 
-    fn frame(&self) -> Option<Frame<'_>> {
-        let body = &self.buf[..self.ready];
+    /// The sound frame of `len` bytes (CRC left off) at the start of `buf`.
+    fn frame(&self, len: usize) -> Option<Frame<'_>> {
+        let body = &self.buf[..len];
         Some(Frame {
             kind: FrameType::from_byte(*body.first()?)?,
             payload: &body[1..],
