@@ -308,9 +308,7 @@ async fn with_link(
         .await?;
     }
     let address = args.hci.as_deref().unwrap_or_default();
-    let target = address
-        .strip_prefix("tcp:")
-        .ok_or_else(|| Failure::Usage(format!("--hci {address}: give tcp:HOST:PORT")))?;
+    let target = crate::tcp_address("--hci", address).map_err(Failure::Usage)?;
     let controller = tcp::connect(target)
         .await
         .map_err(|e| Failure::Usage(format!("cannot reach the HCI controller at {target}: {e}")))?;

@@ -68,10 +68,7 @@ async fn serve(args: &DeviceArgs, printer: Printer) -> Result<(), String> {
         .unwrap_or_else(|| args.record.with_extension("state"));
     let storage = FileStorage::open(&state)
         .map_err(|e| format!("cannot open the device's state in {}: {e}", state.display()))?;
-    let target = args
-        .hci
-        .strip_prefix("tcp:")
-        .ok_or_else(|| format!("--hci {}: give tcp:HOST:PORT", args.hci))?;
+    let target = crate::tcp_address("--hci", &args.hci)?;
     let controller = tcp::connect(target)
         .await
         .map_err(|e| format!("cannot reach the HCI controller at {target}: {e}"))?;

@@ -44,6 +44,13 @@ enum Command {
     Connect(connect::ConnectArgs),
 }
 
+/// The `HOST:PORT` of an option's `tcp:HOST:PORT` (`--hci`, `--uart`).
+fn tcp_address<'a>(option: &str, address: &'a str) -> Result<&'a str, String> {
+    address
+        .strip_prefix("tcp:")
+        .ok_or_else(|| format!("{option} {address}: give tcp:HOST:PORT"))
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Demo(args) => demo::run(args),

@@ -37,9 +37,7 @@ pub async fn with_link<T>(
     timeout: Duration,
     f: impl AsyncFnOnce(&mut UartLink) -> Result<T, Failure>,
 ) -> Result<Result<T, Failure>, Failure> {
-    let target = address
-        .strip_prefix("tcp:")
-        .ok_or_else(|| Failure::Usage(format!("--uart {address}: give tcp:HOST:PORT")))?;
+    let target = crate::tcp_address("--uart", address).map_err(Failure::Usage)?;
     let stream = tokio::time::timeout(timeout, TcpStream::connect(target))
         .await
         .map_err(|_| Failure::NotFound)?
