@@ -14,11 +14,11 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use serde_json::Value;
 
+mod common;
+use common::{BLEPAKE, CHEAP_KDF};
+
 fn blepake(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_blepake"))
-        .args(args)
-        .output()
-        .expect("runs")
+    Command::new(BLEPAKE).args(args).output().expect("runs")
 }
 
 fn json(output: &Output) -> Value {
@@ -35,16 +35,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
-
-/// Small Argon2id parameters, for speed.
-const CHEAP_KDF: [&str; 6] = [
-    "--memory-kib",
-    "64",
-    "--iterations",
-    "1",
-    "--parallelism",
-    "1",
-];
 
 #[test]
 fn demo_pairs_refuses_guessers_and_reconnects() {

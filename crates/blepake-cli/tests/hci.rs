@@ -14,7 +14,8 @@ use serde_json::Value;
 mod controllers;
 use controllers::Controllers;
 
-const BLEPAKE: &str = env!("CARGO_BIN_EXE_blepake");
+mod common;
+use common::{BLEPAKE, event, json_lines, provision_one};
 
 /// A `blepake device` running, its JSON lines read as they come.
 struct DeviceProcess {
@@ -92,15 +93,8 @@ fn connect(port: u16, config: &Path, args: &[&str]) -> (Output, Vec<Value>) {
         .stdin(Stdio::null())
         .output()
         .expect("blepake connect runs");
-    let events = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("blepake connect prints JSON lines"))
-        .collect();
+    let events = json_lines(&output.stdout);
     (output, events)
-}
-
-fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e["event"] == name)
 }
 
 #[test]
@@ -108,15 +102,7 @@ fn device_and_connect_pair_talk_resume_refuse_and_leave_no_secret_on_the_air() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-hci");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a work directory");
-    let provisioned = Command::new(BLEPAKE)
-        .args(["provision", "--qr", "none", "--json", "--memory-kib", "64"])
-        .args(["--iterations", "1", "--parallelism", "1", "--out"])
-        .arg(dir.join("factory"))
-        .output()
-        .expect("blepake provision runs");
-    assert!(provisioned.status.success());
-    let manifest: Value = serde_json::from_slice(&provisioned.stdout).expect("JSON");
-    let made = &manifest["devices"][0];
+    let made = provision_one(&dir.join("factory"), &[]);
     let code = made["manual_code"].as_str().expect("a code").to_string();
     let device_id = made["device_id"].as_str().expect("an id").to_string();
     let record = PathBuf::from(made["record_file"].as_str().expect("a record file"));

@@ -15,7 +15,8 @@ use std::time::Duration;
 use blepake_uart::{FrameType, MAX_ENCODED_LEN};
 use serde_json::Value;
 
-const BLEPAKE: &str = env!("CARGO_BIN_EXE_blepake");
+mod common;
+use common::{BLEPAKE, event, json_lines, provision_one};
 
 /// Builds the images once (release: opt-level s, LTO) and returns their
 /// directory.
@@ -124,11 +125,7 @@ impl Board {
             .stdin(Stdio::null())
             .output()
             .expect("blepake connect runs");
-        let events = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("blepake connect prints JSON lines"))
-            .collect();
-        (output.status.code(), events)
+        (output.status.code(), json_lines(&output.stdout))
     }
 }
 
@@ -137,10 +134,6 @@ impl Drop for Board {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e["event"] == name)
 }
 
 fn received(events: &[Value]) -> Vec<&str> {
@@ -156,23 +149,7 @@ fn firmware_pairs_counts_a_wrong_code_across_a_reset_and_resumes() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-qemu-m4");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a work directory");
-    let provisioned = Command::new(BLEPAKE)
-        .args(["provision", "--qr", "none", "--json", "--code", "31415926"])
-        .args([
-            "--memory-kib",
-            "64",
-            "--iterations",
-            "1",
-            "--parallelism",
-            "1",
-        ])
-        .arg("--out")
-        .arg(dir.join("factory"))
-        .output()
-        .expect("blepake provision runs");
-    assert!(provisioned.status.success());
-    let manifest: Value = serde_json::from_slice(&provisioned.stdout).expect("JSON");
-    let made = &manifest["devices"][0];
+    let made = provision_one(&dir.join("factory"), &["--code", "31415926"]);
     let record = PathBuf::from(made["record_file"].as_str().expect("a record file"));
     let bond = dir.join("bond");
     let bond_arg = bond.to_str().expect("a UTF-8 path");
