@@ -72,9 +72,9 @@ pub struct Conn {
     pub decrypted: Vec<report::DecryptedPdu>,
     /// Keys handed to the controller (HCI logs): STKs and LTKs in the clear.
     pub controller_keys: Vec<Key128>,
-    reassembly: [Reassembler; 2],
-    /// Fragments from a log that does not record directions (LINKTYPE 187).
-    reassembly_undirected: Reassembler,
+    /// One per direction, and one for fragments from a log that does not
+    /// record directions (LINKTYPE 187).
+    reassembly: [Reassembler; 3],
 }
 
 impl Conn {
@@ -101,7 +101,6 @@ impl Conn {
             decrypted: Vec::new(),
             controller_keys: Vec::new(),
             reassembly: Default::default(),
-            reassembly_undirected: Reassembler::default(),
         }
     }
 
@@ -181,28 +180,16 @@ impl Conn {
         ));
     }
 
-    /// Feeds one L2CAP fragment; returns the message it completes.
+    /// Feeds one L2CAP fragment, sent in `direction` or in one the log did
+    /// not record (`None`); returns the message it completes.
     pub fn reassemble(
         &mut self,
-        direction: Direction,
+        direction: Option<Direction>,
         start: bool,
         fragment: &[u8],
         packet: u64,
     ) -> Option<Sdu> {
-        self.reassembly[direction.index()]
-            .push(start, fragment, packet)
-            .ok()
-            .flatten()
-    }
-
-    /// Feeds one fragment whose direction the log did not record.
-    pub fn reassemble_undirected(
-        &mut self,
-        start: bool,
-        fragment: &[u8],
-        packet: u64,
-    ) -> Option<Sdu> {
-        self.reassembly_undirected
+        self.reassembly[direction.map_or(2, Direction::index)]
             .push(start, fragment, packet)
             .ok()
             .flatten()

@@ -100,23 +100,15 @@ impl Host {
                 let conn = &mut conns[index];
                 conn.touch(number, time_ns);
                 let start = fragment.boundary == AclBoundary::First;
-                match packet.direction {
-                    Some(d) => {
-                        let direction = air_direction(role, d == HciDirection::HostToController);
-                        if let Some(sdu) = conn.reassemble(direction, start, fragment.data, number)
-                        {
-                            conn.on_sdu(direction, &sdu, time_ns, findings);
-                        }
-                    }
-                    // H4 without directions (LINKTYPE 187): the content may say who sent it.
-                    None => {
-                        if let Some(sdu) = conn.reassemble_undirected(start, fragment.data, number)
-                        {
-                            match conn.sender_by_content(&sdu) {
-                                Some(direction) => conn.on_sdu(direction, &sdu, time_ns, findings),
-                                None => self.direction_unknown += 1,
-                            }
-                        }
+                let direction = packet
+                    .direction
+                    .map(|d| air_direction(role, d == HciDirection::HostToController));
+                if let Some(sdu) = conn.reassemble(direction, start, fragment.data, number) {
+                    // H4 without directions (LINKTYPE 187): the content may
+                    // say who sent it.
+                    match direction.or_else(|| conn.sender_by_content(&sdu)) {
+                        Some(direction) => conn.on_sdu(direction, &sdu, time_ns, findings),
+                        None => self.direction_unknown += 1,
                     }
                 }
             }

@@ -299,7 +299,7 @@ impl<'o, 'p> Analyzer<'o, 'p> {
             },
             Llid::Start | Llid::Continuation => {
                 match conn.reassemble(
-                    direction,
+                    Some(direction),
                     header.llid == Llid::Start,
                     &plaintext,
                     frame.number,
