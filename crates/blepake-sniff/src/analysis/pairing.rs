@@ -118,8 +118,8 @@ pub enum TkFound {
 
 /// What proves a legacy TK candidate right.
 enum TkProof<'c> {
-    /// One side's confirm value and random: that side's TK (initiator when true).
-    Confirm(Box<ConfirmSearch>, bool),
+    /// One side's confirm value and random: that side's TK.
+    Confirm(Box<ConfirmSearch>, Role),
     /// The STK the host gave its controller (a host log): STK = s1(TK, Srand, Mrand).
     ControllerStk,
     /// The MIC of the first encrypted PDU under the STK.
@@ -129,10 +129,10 @@ enum TkProof<'c> {
 #[derive(Debug, Clone, Default)]
 pub struct Recovered {
     /// Legacy pairing: the TK, how it was found, and when a confirm value
-    /// proved it, whose (the initiator's when true): in a failed pairing the
-    /// two sides may have used different TKs.
+    /// proved it, whose: in a failed pairing the two sides may have used
+    /// different TKs.
     pub tk: Option<(Key128, TkFound)>,
-    pub tk_of_initiator: Option<bool>,
+    pub tk_of: Option<Role>,
     /// TKs were given but none matches this pairing.
     pub given_tk_rejected: bool,
     /// Legacy OOB without a given TK: 128 bits of out-of-band data, not searched.
@@ -424,7 +424,12 @@ impl PairingLog {
         };
         let randoms = exchange.mrand.is_some() && exchange.srand.is_some();
         let proof = if let Some((search, initiators)) = exchange.confirm_search() {
-            Some(TkProof::Confirm(Box::new(search), initiators))
+            let owner = if initiators {
+                Role::Initiator
+            } else {
+                Role::Responder
+            };
+            Some(TkProof::Confirm(Box::new(search), owner))
         } else if randoms && !ctx.controller_keys.is_empty() {
             Some(TkProof::ControllerStk)
         } else if let (Some(probe), true) = (&ctx.mic_probe, randoms) {
@@ -465,8 +470,8 @@ impl PairingLog {
             };
             recovered.tk = passkey.map(|p| (tk_from_passkey(p), TkFound::BruteForce));
         }
-        if let (Some(_), Some(TkProof::Confirm(_, initiators))) = (recovered.tk, &proof) {
-            recovered.tk_of_initiator = Some(*initiators);
+        if let (Some(_), Some(TkProof::Confirm(_, owner))) = (recovered.tk, &proof) {
+            recovered.tk_of = Some(*owner);
         }
         recovered.stk = recovered.tk.and_then(|(tk, _)| exchange.stk(&tk));
         recovered
@@ -682,13 +687,7 @@ impl PairingLog {
                 TkFound::BruteForce => "brute force",
                 TkFound::Given => "--tk",
             }),
-            tk_of: recovered.tk_of_initiator.map(|initiator| {
-                if initiator {
-                    Role::Initiator
-                } else {
-                    Role::Responder
-                }
-            }),
+            tk_of: recovered.tk_of,
             given_tk_rejected: recovered.given_tk_rejected,
             oob_tk_needed: recovered.oob_tk_needed,
             stk: recovered.stk.map(|k| to_hex(&k)),
@@ -855,13 +854,7 @@ impl PairingLog {
         else {
             return String::new();
         };
-        let Some(owner) = recovered.tk_of_initiator.map(|initiator| {
-            if initiator {
-                Role::Initiator
-            } else {
-                Role::Responder
-            }
-        }) else {
+        let Some(owner) = recovered.tk_of else {
             return String::new();
         };
         let other = other_role(owner);
