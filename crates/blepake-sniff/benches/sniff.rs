@@ -31,21 +31,34 @@ fn data(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
-/// Classic pcap records: (seconds, microseconds, data).
-fn pcap_records(bytes: &[u8]) -> Vec<(u32, u32, &[u8])> {
-    let le32 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-    let mut records = Vec::new();
+fn le32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+/// Classic pcap records: where each one's header starts, and its data.
+fn pcap_record_spans(bytes: &[u8]) -> Vec<(usize, std::ops::Range<usize>)> {
+    let mut spans = Vec::new();
     let mut at = 24;
     while at + 16 <= bytes.len() {
-        let len = le32(at + 8) as usize;
-        records.push((
-            le32(at),
-            le32(at + 4) % 1_000_000,
-            &bytes[at + 16..at + 16 + len],
-        ));
+        let len = le32(bytes, at + 8) as usize;
+        spans.push((at, at + 16..at + 16 + len));
         at += 16 + len;
     }
-    records
+    spans
+}
+
+/// Classic pcap records: (seconds, microseconds, data).
+fn pcap_records(bytes: &[u8]) -> Vec<(u32, u32, &[u8])> {
+    pcap_record_spans(bytes)
+        .into_iter()
+        .map(|(at, data)| {
+            (
+                le32(bytes, at),
+                le32(bytes, at + 4) % 1_000_000,
+                &bytes[data],
+            )
+        })
+        .collect()
 }
 
 /// pcapng records of interface 0 from a little-endian file with one interface.
@@ -284,15 +297,17 @@ fn throughput(megabytes: usize, keep: bool, blepake: &str) {
 /// and the c1 search of its pairing.
 fn worst_case_capture() -> (Vec<u8>, ConfirmSearch) {
     let mut bytes = data("crackle/numeric_pin.pcap");
-    let mut at = 24;
     // Where each record's PDU starts (after PPI and access address) and ends (before the CRC).
-    let mut pdus = Vec::new();
-    while at + 16 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        let ppi = usize::from(u16::from_le_bytes([bytes[at + 18], bytes[at + 19]]));
-        pdus.push(at + 16 + ppi + 4..at + 16 + len - 3);
-        at += 16 + len;
-    }
+    let pdus: Vec<_> = pcap_record_spans(&bytes)
+        .into_iter()
+        .map(|(_, data)| {
+            let ppi = usize::from(u16::from_le_bytes([
+                bytes[data.start + 2],
+                bytes[data.start + 3],
+            ]));
+            data.start + ppi + 4..data.end - 3
+        })
+        .collect();
     let ind = pdus
         .iter()
         .find_map(|r| match decode_adv(&bytes[r.clone()]) {
