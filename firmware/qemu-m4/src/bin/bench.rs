@@ -171,6 +171,29 @@ fn to_host(
     }
 }
 
+/// A handshake from the host's first flight: the device's answer and its
+/// last step, each measured. The link, and what each side saw.
+fn handshake(
+    device: &mut BenchDevice,
+    host: &mut HostConnection,
+    up: &mut Pipe,
+    down: &mut Pipe,
+    deepest: &mut usize,
+    now: Instant,
+) -> (LinkId, Seen, Seen) {
+    let (mut host_seen, mut device_seen) = (Seen::default(), Seen::default());
+    let Ok(()) = pump::step(host, up, Input::Ready, |_, _| {});
+    let id = device.accept(now).expect("a link slot");
+    measured(deepest, || {
+        to_device(device, id, up, down, &mut device_seen)
+    });
+    to_host(host, down, up, &mut host_seen);
+    measured(deepest, || {
+        to_device(device, id, up, down, &mut device_seen)
+    });
+    (id, host_seen, device_seen)
+}
+
 #[entry]
 fn main() -> ! {
     let mut rng = ChaCha20Rng::seed_from_u64(9383);
@@ -198,21 +221,19 @@ fn main() -> ! {
     });
     let now = Instant::from_millis(0);
     let (mut up, mut down) = (Pipe::new(), Pipe::new());
-    let (mut host_seen, mut device_seen) = (Seen::default(), Seen::default());
 
     // Pairing.
     let info = device.setup_info();
     let mut host =
         HostConnection::pair(&info, &secrets, None, HostConfig::default(), &mut rng, now);
-    let Ok(()) = pump::step(&mut host, &mut up, Input::Ready, |_, _| {});
-    let id = device.accept(now).expect("a link slot");
-    measured(&mut deepest, || {
-        to_device(&mut device, id, &mut up, &mut down, &mut device_seen)
-    });
-    to_host(&mut host, &mut down, &mut up, &mut host_seen);
-    measured(&mut deepest, || {
-        to_device(&mut device, id, &mut up, &mut down, &mut device_seen)
-    });
+    let (id, mut host_seen, mut device_seen) = handshake(
+        &mut device,
+        &mut host,
+        &mut up,
+        &mut down,
+        &mut deepest,
+        now,
+    );
     let paired = device_seen.connected == Some(Mode::Paired)
         && host_seen.connected == Some(Mode::Paired)
         && device_seen.messages == 1
@@ -239,17 +260,15 @@ fn main() -> ! {
         println!("bench: the pairing left no bond");
         exit(false)
     };
-    let (mut host_seen, mut device_seen) = (Seen::default(), Seen::default());
     let mut host = HostConnection::resume(&bond, HostConfig::default(), &mut rng, now);
-    let Ok(()) = pump::step(&mut host, &mut up, Input::Ready, |_, _| {});
-    let id = device.accept(now).expect("a link slot");
-    measured(&mut deepest, || {
-        to_device(&mut device, id, &mut up, &mut down, &mut device_seen)
-    });
-    to_host(&mut host, &mut down, &mut up, &mut host_seen);
-    measured(&mut deepest, || {
-        to_device(&mut device, id, &mut up, &mut down, &mut device_seen)
-    });
+    let (_, host_seen, device_seen) = handshake(
+        &mut device,
+        &mut host,
+        &mut up,
+        &mut down,
+        &mut deepest,
+        now,
+    );
     let resumed =
         device_seen.connected == Some(Mode::Resumed) && host_seen.connected == Some(Mode::Resumed);
 
