@@ -19,9 +19,9 @@ use blepake_uart::DeviceSide;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-/// The board's commands (`PROTOCOL.md` §16.2: board frames).
 type BlepakeDevice = Device<Flash, ChaCha20Rng>;
 
+/// The board's commands (`PROTOCOL.md` §16.2: board frames).
 const BUTTON: u8 = 0;
 const RESET: u8 = 1;
 
